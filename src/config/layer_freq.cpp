@@ -1,0 +1,121 @@
+#include "config/layer_freq.hpp"
+
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace primus::config {
+
+std::vector<bool> LayerFreq::per_layer(int64_t num_layers) const {
+  std::vector<bool> out(size_t(num_layers), false);
+  if (every) {
+    for (int64_t i = 0; i < num_layers; ++i) out[size_t(i)] = (*every > 0) && (i % *every == 0);
+    return out;
+  }
+  if (int64_t(pattern.size()) != num_layers)
+    fail("layer pattern has {} entries but num_layers is {}", pattern.size(), num_layers);
+  for (size_t i = 0; i < pattern.size(); ++i) out[i] = pattern[i] != 0;
+  return out;
+}
+
+Value LayerFreq::to_value() const {
+  if (every) return Value{*every};
+  if (pattern.empty()) return Value{};
+  // Print in the compact form users write: ([0]*3+[1]*58).
+  std::string out = "(";
+  size_t i = 0;
+  bool first = true;
+  while (i < pattern.size()) {
+    size_t j = i;
+    while (j < pattern.size() && pattern[j] == pattern[i]) ++j;
+    if (!first) out += '+';
+    out += fmt::format("[{}]*{}", pattern[i], j - i);
+    first = false;
+    i = j;
+  }
+  return Value{out + ")"};
+}
+
+namespace {
+
+struct Parser {
+  const std::string& s;
+  const std::string& what;
+  size_t pos = 0;
+
+  [[noreturn]] void error(const char* expected) {
+    fail("{}: cannot read '{}' as a layer pattern (expected {} at position {}); write an integer, "
+         "a list like [0, 1, 1] or an expression like ([0]*1+[1]*26)",
+         what, s, expected, pos + 1);
+  }
+  void skip() { while (pos < s.size() && std::isspace((unsigned char)s[pos])) ++pos; }
+  bool eat(char c) {
+    skip();
+    if (pos < s.size() && s[pos] == c) { ++pos; return true; }
+    return false;
+  }
+  int64_t integer() {
+    skip();
+    size_t start = pos;
+    if (pos < s.size() && s[pos] == '-') ++pos;
+    while (pos < s.size() && std::isdigit((unsigned char)s[pos])) ++pos;
+    if (start == pos || (s[start] == '-' && pos == start + 1)) error("an integer");
+    return std::stoll(s.substr(start, pos - start));
+  }
+  std::vector<int64_t> term() {
+    if (!eat('[')) error("'['");
+    std::vector<int64_t> items;
+    if (!eat(']')) {
+      do items.push_back(integer()); while (eat(','));
+      if (!eat(']')) error("']'");
+    }
+    if (eat('*')) {
+      int64_t n = integer();
+      if (n < 0) error("a non-negative repeat count");
+      std::vector<int64_t> rep;
+      for (int64_t k = 0; k < n; ++k) rep.insert(rep.end(), items.begin(), items.end());
+      return rep;
+    }
+    return items;
+  }
+  std::vector<int64_t> expression() {
+    bool paren = eat('(');
+    std::vector<int64_t> out = term();
+    while (eat('+')) {
+      auto t = term();
+      out.insert(out.end(), t.begin(), t.end());
+    }
+    if (paren && !eat(')')) error("')'");
+    skip();
+    if (pos != s.size()) error("end of text");
+    return out;
+  }
+};
+
+}  // namespace
+
+LayerFreq parse_layer_freq(const Value& value, const std::string& what) {
+  LayerFreq out;
+  if (value.is_null()) return out;
+  if (value.is_int()) { out.every = value.as_int(); return out; }
+  if (value.is_list()) {
+    for (const auto& v : value.as_list()) {
+      if (!v.is_int()) fail("{}: layer pattern entries must be integers, got {}", what, v.to_yaml());
+      out.pattern.push_back(v.as_int());
+    }
+    return out;
+  }
+  if (value.is_string()) {
+    const std::string& s = value.as_string();
+    Value plain = parse_plain_scalar(s);
+    if (plain.is_int()) { out.every = plain.as_int(); return out; }
+    Parser p{s, what};
+    out.pattern = p.expression();
+    return out;
+  }
+  fail("{}: expected an integer or a layer pattern, got {}", what, value.to_yaml());
+}
+
+}  // namespace primus::config

@@ -1,0 +1,88 @@
+#include "config/resolved_config.hpp"
+
+#include <cstdlib>
+
+#include "config/command_line_overrides.hpp"
+#include "config/config_paths.hpp"
+#include "config/experiment_file.hpp"
+#include "config/preset_loader.hpp"
+#include "config/schema.hpp"
+#include "config/validation.hpp"
+#include "core/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace primus::config {
+
+const Setting& ResolvedConfig::at(const std::string& key) const {
+  if (auto it = values.find(key); it != values.end()) return it->second;
+  if (auto it = derived.find(key); it != derived.end()) return it->second;
+  fail("internal: no resolved value for '{}'", key);
+}
+
+namespace {
+
+// Every key in a layer must be an argument this project knows.
+void check_known(const Layer& layer) {
+  const Schema& schema = Schema::instance();
+  for (const auto& [key, setting] : layer.settings())
+    if (!schema.find(key)) fail("{}: {}", setting.origin.describe(), schema.unknown_key_message(key));
+}
+
+std::optional<int64_t> world_size_from_environment() {
+  // mpirun (OpenMPI) and torchrun-style launchers.
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "WORLD_SIZE"})
+    if (const char* v = std::getenv(name); v && *v) {
+      char* end = nullptr;
+      long n = std::strtol(v, &end, 10);
+      if (*end != '\0' || n <= 0) fail("environment: {}='{}' is not a positive process count", name, v);
+      return n;
+    }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ResolvedConfig resolve(const ResolveOptions& options) {
+  if (!fs::is_regular_file(options.config))
+    fail("{}: experiment file not found", options.config.string());
+  ExperimentFile exp = read_experiment_file(options.config);
+  ResolvedConfig out;
+  out.experiment = options.config;
+
+  // 1. Trainer defaults (pre_trainer.yaml -> trainer_base.yaml).
+  fs::path exp_dir = options.config.parent_path();
+  LoadedPreset trainer = load_preset_chain(
+      {exp.module_config, exp_dir, builtin_modules_dir(), exp.module_config_at, Origin::Kind::kDefault});
+  Layer merged = trainer.layer;
+  // 2. Model preset chain.
+  if (exp.model) {
+    LoadedPreset model = load_preset_chain({*exp.model, exp_dir, builtin_models_dir(), exp.model_at, Origin::Kind::kPreset});
+    out.model_preset = model.path;
+    check_known(model.layer);
+    merged.merge_from(model.layer);
+  }
+  // 3. The experiment's overrides, 4. the command line.
+  check_known(exp.overrides);
+  merged.merge_from(exp.overrides);
+  Layer cli = parse_command_line_overrides(options.overrides);
+  merged.merge_from(cli);
+  check_known(merged);  // a custom trainer config may hold unknown keys too
+
+  // Type every value; keys nothing set get the schema's default.
+  const Schema& schema = Schema::instance();
+  for (const auto& spec : schema.all()) {
+    if (const Setting* s = merged.find(spec.key)) {
+      out.values[spec.key] = Setting{schema.coerce(spec, s->value, s->origin), s->origin};
+    } else {
+      Origin o{Origin::Kind::kDefault, "schema default", 0, "", ""};
+      out.values[spec.key] = Setting{schema.coerce(spec, spec.effective_default(), o), o};
+    }
+  }
+
+  std::optional<int64_t> world = options.world_size ? options.world_size : world_size_from_environment();
+  derive_and_validate(out, world.value_or(1));
+  return out;
+}
+
+}  // namespace primus::config

@@ -1,0 +1,227 @@
+#include "config/schema.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include "config/closest_names.hpp"
+#include "config/layer_freq.hpp"
+#include "core/error.hpp"
+
+namespace primus::config {
+
+namespace {
+
+struct RawRow {
+  const char* key;
+  const char* type;
+  const char* megatron_default;
+  const char* primus_default;
+  const char* primus_file;
+  const char* flags;
+  const char* choices;
+  const char* group;
+  const char* origin;
+  const char* effect;
+  const char* note;
+};
+
+const RawRow kRows[] = {
+#define PRIMUS_ARGUMENT(key, cpp, type, mdef, pdef, pfile, flags, choices, group, origin, effect, note) \
+  {#key, type, mdef, pdef, pfile, flags, choices, group, origin, effect, note},
+#include "config/generated/arguments.inc"
+#undef PRIMUS_ARGUMENT
+};
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  if (s.empty()) return out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, sep)) out.push_back(item);
+  return out;
+}
+
+ArgType parse_type(const std::string& t) {
+  if (t == "bool") return ArgType::kBool;
+  if (t == "int") return ArgType::kInt;
+  if (t == "float") return ArgType::kFloat;
+  if (t == "str") return ArgType::kStr;
+  if (t == "int_list") return ArgType::kIntList;
+  if (t == "float_list") return ArgType::kFloatList;
+  if (t == "str_list") return ArgType::kStrList;
+  if (t == "layer_freq") return ArgType::kLayerFreq;
+  fail("arguments table: unknown type '{}'", t);
+}
+
+std::string hyphenate(std::string key) {
+  std::replace(key.begin(), key.end(), '_', '-');
+  return "--" + key;
+}
+
+}  // namespace
+
+const char* type_description(ArgType type) {
+  switch (type) {
+    case ArgType::kBool: return "true or false";
+    case ArgType::kInt: return "an integer";
+    case ArgType::kFloat: return "a number";
+    case ArgType::kStr: return "a string";
+    case ArgType::kIntList: return "a list of integers";
+    case ArgType::kFloatList: return "a list of numbers";
+    case ArgType::kStrList: return "a list of strings";
+    case ArgType::kLayerFreq: return "an integer or a layer pattern";
+  }
+  return "?";
+}
+
+bool ArgumentSpec::nullable() const {
+  if (type == ArgType::kBool || type == ArgType::kLayerFreq) return true;  // null reads as false / unset
+  return megatron_default.is_null() || (primus_default && primus_default->is_null()) ||
+         (!from_megatron && !primus_default);
+}
+
+Schema::Schema() {
+  for (const RawRow& r : kRows) {
+    ArgumentSpec s;
+    s.key = r.key;
+    s.type_name = r.type;
+    s.type = parse_type(r.type);
+    s.from_megatron = std::string(r.origin) == "megatron";
+    s.megatron_default = s.from_megatron ? parse_flow_literal(r.megatron_default) : Value{};
+    if (*r.primus_default) s.primus_default = parse_flow_literal(r.primus_default);
+    s.primus_file = r.primus_file;
+    for (const auto& f : split(r.flags, ',')) {
+      FlagSpelling spelling;
+      auto eq = f.find('=');
+      spelling.flag = f.substr(0, eq);
+      if (eq != std::string::npos) spelling.implied = f.substr(eq + 1) == "true";
+      s.flags.push_back(spelling);
+    }
+    s.choices = split(r.choices, ',');
+    s.group = r.group;
+    s.acted_on = std::string(r.effect) == "engine";
+    s.note = r.note;
+    by_key_[s.key] = specs_.size();
+    keys_.push_back(s.key);
+    specs_.push_back(std::move(s));
+  }
+  // Megatron spellings first; then --key and --key-with-hyphens for every key. A Megatron flag
+  // that names another dest (e.g. --no-position-embedding) keeps its meaning.
+  for (const auto& s : specs_)
+    for (const auto& f : s.flags) by_flag_.emplace(f.flag, FlagMatch{&s, f.implied});
+  for (const auto& s : specs_) {
+    by_flag_.emplace("--" + s.key, FlagMatch{&s, std::nullopt});
+    by_flag_.emplace(hyphenate(s.key), FlagMatch{&s, std::nullopt});
+  }
+  std::sort(keys_.begin(), keys_.end());
+}
+
+const Schema& Schema::instance() {
+  static const Schema schema;
+  return schema;
+}
+
+const ArgumentSpec* Schema::find(const std::string& key) const {
+  auto it = by_key_.find(key);
+  return it == by_key_.end() ? nullptr : &specs_[it->second];
+}
+
+FlagMatch Schema::find_flag(const std::string& flag) const {
+  auto it = by_flag_.find(flag);
+  return it == by_flag_.end() ? FlagMatch{} : it->second;
+}
+
+std::string Schema::unknown_key_message(const std::string& key) const {
+  return "unknown key '" + key + "'" + did_you_mean(key, keys_);
+}
+
+namespace {
+
+Value coerce_scalar(ArgType type, const ArgumentSpec& spec, const Value& v, const Origin& where) {
+  auto bad = [&]() -> Value {
+    fail("{}: {} expects {}, got {}", where.describe(), spec.key, type_description(type), v.to_yaml());
+  };
+  // Strings from ${VAR} substitution or quotes read like unquoted YAML for typed keys.
+  Value x = v.is_string() && type != ArgType::kStr ? parse_plain_scalar(v.as_string()) : v;
+  switch (type) {
+    case ArgType::kBool:
+      if (x.is_bool()) return x;
+      if (x.is_int() && (x.as_int() == 0 || x.as_int() == 1)) return Value{x.as_int() == 1};
+      return bad();
+    case ArgType::kInt:
+      if (x.is_int()) return x;
+      if (x.is_float() && x.as_float() == double(int64_t(x.as_float()))) return Value{int64_t(x.as_float())};
+      return bad();
+    case ArgType::kFloat:
+      if (x.is_int() || x.is_float()) return Value{x.as_float()};
+      return bad();
+    case ArgType::kStr:
+      if (x.is_string()) return x;
+      if (x.is_int() || x.is_float() || x.is_bool()) return Value{x.to_yaml()};
+      return bad();
+    default:
+      return bad();
+  }
+}
+
+ArgType element_type(ArgType t) {
+  switch (t) {
+    case ArgType::kIntList: return ArgType::kInt;
+    case ArgType::kFloatList: return ArgType::kFloat;
+    default: return ArgType::kStr;
+  }
+}
+
+void check_choice(const ArgumentSpec& spec, const Value& v, const Origin& where) {
+  if (spec.choices.empty() || v.is_null()) return;
+  std::string text = v.to_display();
+  if (std::find(spec.choices.begin(), spec.choices.end(), text) != spec.choices.end()) return;
+  std::string all;
+  for (const auto& c : spec.choices) all += (all.empty() ? "" : ", ") + c;
+  fail("{}: {} must be one of {}; got '{}'{}", where.describe(), spec.key, all, text, did_you_mean(text, spec.choices));
+}
+
+}  // namespace
+
+Value Schema::coerce(const ArgumentSpec& spec, const Value& value, const Origin& where) const {
+  if (value.is_null()) {
+    if (spec.type == ArgType::kBool) return Value{false};  // as Python's None in a flag: off
+    if (!spec.nullable())
+      fail("{}: {} needs a value ({}); null is not allowed here", where.describe(), spec.key,
+           type_description(spec.type));
+    return value;
+  }
+  if (spec.type == ArgType::kLayerFreq) {
+    try {
+      return parse_layer_freq(value, spec.key).to_value();
+    } catch (const Error& e) {
+      fail("{}: {}", where.describe(), e.what());
+    }
+  }
+  if (spec.is_list()) {
+    Value::List items;
+    if (value.is_list()) {
+      items = value.as_list();
+    } else if (value.is_string() && spec.type == ArgType::kStrList) {
+      std::stringstream in(value.as_string());  // "0.3 pathA 0.7 pathB", as on a command line
+      std::string word;
+      while (in >> word) items.emplace_back(word);
+    } else {
+      items.push_back(value);
+    }
+    Value::List out;
+    for (const auto& item : items) {
+      Value element = coerce_scalar(element_type(spec.type), spec, item, where);
+      check_choice(spec, element, where);
+      out.push_back(std::move(element));
+    }
+    return Value{out};
+  }
+  if (value.is_list())
+    fail("{}: {} expects {}, got a list {}", where.describe(), spec.key, type_description(spec.type), value.to_yaml());
+  Value out = coerce_scalar(spec.type, spec, value, where);
+  check_choice(spec, out, where);
+  return out;
+}
+
+}  // namespace primus::config

@@ -1,0 +1,77 @@
+// The argument schema: every Megatron-LM argument and every Primus key, with type, defaults,
+// command-line spellings, choices and whether this engine acts on it. Generated from the one
+// table src/config/arguments.tsv (see tools/codegen/generate_schema.py), like the trainer YAML.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/origin.hpp"
+#include "config/value.hpp"
+
+namespace primus::config {
+
+enum class ArgType { kBool, kInt, kFloat, kStr, kIntList, kFloatList, kStrList, kLayerFreq };
+
+// One way to write an argument on a Megatron command line.
+struct FlagSpelling {
+  std::string flag;                  // "--disable-bias-linear"
+  std::optional<bool> implied;       // store_true/store_false: the value the bare flag sets
+};
+
+struct ArgumentSpec {
+  std::string key;
+  ArgType type = ArgType::kStr;
+  std::string type_name;             // as in the table: int, str_list, layer_freq, ...
+  Value megatron_default;            // Megatron-LM's default (null for Primus-only keys)
+  std::optional<Value> primus_default;  // upstream Primus' default where it differs
+  std::string primus_file;           // trainer | model | experiment: which YAML sets it
+  std::vector<FlagSpelling> flags;
+  std::vector<std::string> choices;
+  std::string group;
+  bool from_megatron = true;         // a Megatron-LM argument (false: a Primus key)
+  bool acted_on = false;             // this engine uses it; otherwise "accepted, no effect here"
+  std::string note;
+
+  bool is_list() const { return type == ArgType::kIntList || type == ArgType::kFloatList || type == ArgType::kStrList; }
+  bool nullable() const;
+  // The value a run gets when nothing sets it: Primus' default, else Megatron's.
+  const Value& effective_default() const { return primus_default ? *primus_default : megatron_default; }
+};
+
+// A command-line token matched to the schema.
+struct FlagMatch {
+  const ArgumentSpec* spec = nullptr;
+  std::optional<bool> implied;  // set for store_true/store_false spellings
+};
+
+class Schema {
+ public:
+  static const Schema& instance();
+
+  const ArgumentSpec* find(const std::string& key) const;
+  // "--tensor-model-parallel-size", "--no-bias-swiglu-fusion", "--hidden_size", "--hidden-size".
+  FlagMatch find_flag(const std::string& flag) const;
+  const std::vector<ArgumentSpec>& all() const { return specs_; }
+  const std::vector<std::string>& keys() const { return keys_; }
+
+  // Converts a user's value to the key's type (e.g. "8" -> 8 for an int, 1 -> [1] for a list,
+  // a list expression for a layer pattern), checking choices. Errors name `where` and the key.
+  Value coerce(const ArgumentSpec& spec, const Value& value, const Origin& where) const;
+
+  // "unknown key 'hiden_size' ...; did you mean 'hidden_size'?"
+  std::string unknown_key_message(const std::string& key) const;
+
+ private:
+  Schema();
+  std::vector<ArgumentSpec> specs_;
+  std::vector<std::string> keys_;
+  std::unordered_map<std::string, size_t> by_key_;
+  std::unordered_map<std::string, FlagMatch> by_flag_;
+};
+
+const char* type_description(ArgType type);
+
+}  // namespace primus::config

@@ -1,0 +1,245 @@
+#include "config/validation.hpp"
+
+#include <fmt/format.h>
+
+#include "config/args_from_values.hpp"
+#include "config/schema.hpp"
+#include "core/error.hpp"
+
+namespace primus::config {
+
+namespace {
+
+// Reads and writes resolved values by key, remembering origins for messages.
+class Values {
+ public:
+  explicit Values(ResolvedConfig& c) : c_(c) {}
+
+  const Value& get(const std::string& key) const { return c_.values.at(key).value; }
+  bool is_null(const std::string& key) const { return get(key).is_null(); }
+  bool flag(const std::string& key) const { const Value& v = get(key); return v.is_bool() && v.as_bool(); }
+  int64_t integer(const std::string& key) const { return get(key).as_int(); }
+  double number(const std::string& key) const { return get(key).as_float(); }
+  std::string text(const std::string& key) const { return get(key).is_null() ? "" : get(key).to_display(); }
+  bool is_set_by_user(const std::string& key) const { return c_.values.at(key).origin.kind != Origin::Kind::kDefault; }
+
+  // "llama3_8B.yaml:7: num_attention_heads = 30"
+  std::string where(const std::string& key) const {
+    return fmt::format("{}: {} = {}", c_.values.at(key).origin.describe(), key, get(key).to_yaml());
+  }
+  void derive(const std::string& key, Value v, const std::string& rule) {
+    c_.values[key] = Setting{std::move(v), Origin{Origin::Kind::kDerived, "", 0, "", rule}};
+  }
+  void require(const std::string& key) const {
+    if (is_null(key))
+      fail("{}: {} is not set; give it in the model preset, the experiment's overrides or as --{} N",
+           c_.values.at(key).origin.describe(), key, key);
+  }
+
+ private:
+  ResolvedConfig& c_;
+};
+
+void apply_megatron_conversions(Values& v, ResolvedConfig& c) {
+  // Deprecated spellings Megatron still accepts, turned into what they mean.
+  if (v.flag("use_rotary_position_embeddings") && v.text("position_embedding_type") != "rope")
+    v.derive("position_embedding_type", Value{"rope"}, "use_rotary_position_embeddings");
+  if (v.flag("recompute_activations") && v.is_null("recompute_granularity"))
+    v.derive("recompute_granularity", Value{"selective"}, "recompute_activations");
+  if (v.flag("sequence_parallel") && v.integer("tensor_model_parallel_size") == 1) {
+    // Presets switch it on for GPU layouts; only tell the user when they asked for it themselves.
+    auto kind = c.values.at("sequence_parallel").origin.kind;
+    if (kind == Origin::Kind::kExperiment || kind == Origin::Kind::kCommandLine)
+      c.notes.push_back("sequence_parallel switched off: it needs tensor_model_parallel_size > 1");
+    v.derive("sequence_parallel", Value{false}, "tensor_model_parallel_size == 1");
+  }
+}
+
+void derive_model_shape(Values& v) {
+  for (const char* key : {"num_layers", "hidden_size", "num_attention_heads"}) v.require(key);
+  int64_t hidden = v.integer("hidden_size"), heads = v.integer("num_attention_heads");
+  if (hidden <= 0) fail("{}: must be positive", v.where("hidden_size"));
+  if (heads <= 0) fail("{}: must be positive", v.where("num_attention_heads"));
+  if (v.integer("num_layers") <= 0) fail("{}: must be positive", v.where("num_layers"));
+  if (v.is_null("kv_channels")) {
+    if (hidden % heads != 0)
+      fail("{}: hidden_size {} is not divisible by num_attention_heads {}; set kv_channels explicitly",
+           v.where("num_attention_heads"), hidden, heads);
+    v.derive("kv_channels", Value{hidden / heads}, "hidden_size / num_attention_heads");
+  }
+  if (!v.flag("group_query_attention")) {
+    if (v.is_null("num_query_groups") || v.integer("num_query_groups") != heads)
+      v.derive("num_query_groups", Value{heads}, "num_attention_heads (group_query_attention is false)");
+  } else if (v.is_null("num_query_groups")) {
+    fail("{}: group_query_attention is true but num_query_groups is not set", v.where("group_query_attention"));
+  }
+  int64_t groups = v.integer("num_query_groups");
+  if (groups <= 0 || heads % groups != 0)
+    fail("{}: num_attention_heads {} must be a multiple of num_query_groups", v.where("num_query_groups"), heads);
+  if (v.is_null("ffn_hidden_size")) {
+    int64_t ffn = v.flag("swiglu") ? int64_t(4.0 * double(hidden) * 2.0 / 3.0 / 64.0) * 64 : 4 * hidden;
+    v.derive("ffn_hidden_size", Value{ffn}, v.flag("swiglu") ? "int(4·hidden·2/3 / 64)·64 (swiglu)" : "4·hidden_size");
+  }
+  if (!v.is_null("num_experts") && v.is_null("moe_ffn_hidden_size"))
+    v.derive("moe_ffn_hidden_size", v.get("ffn_hidden_size"), "ffn_hidden_size");
+  v.require("seq_length");
+  if (v.integer("seq_length") <= 0) fail("{}: must be positive", v.where("seq_length"));
+  if (v.is_null("max_position_embeddings"))
+    v.derive("max_position_embeddings", v.get("seq_length"), "seq_length");
+}
+
+void check_parallel_layout(Values& v, ResolvedConfig& c, int64_t world) {
+  int64_t tp = v.integer("tensor_model_parallel_size"), pp = v.integer("pipeline_model_parallel_size");
+  int64_t cp = v.integer("context_parallel_size"), ep = v.integer("expert_model_parallel_size");
+  for (const char* key : {"tensor_model_parallel_size", "pipeline_model_parallel_size", "context_parallel_size",
+                          "expert_model_parallel_size"})
+    if (v.integer(key) < 1) fail("{}: must be at least 1", v.where(key));
+  if (world < 1) fail("world size {} must be at least 1", world);
+  int64_t mp = tp * pp * cp;
+  if (world % mp != 0) {
+    const char* culprit = pp > 1 ? "pipeline_model_parallel_size" : cp > 1 ? "context_parallel_size" : "tensor_model_parallel_size";
+    fail("world size {} is not divisible by tensor × pipeline × context parallel = {}×{}×{} = {} ({}); "
+         "run with a multiple of {} processes (--world-size / mpirun -np)",
+         world, tp, pp, cp, mp, v.where(culprit), mp);
+  }
+  int64_t dp = world / mp;
+  int64_t heads = v.integer("num_attention_heads"), groups = v.integer("num_query_groups");
+  if (heads % tp != 0)
+    fail("{}: num_attention_heads {} is not divisible by tensor_model_parallel_size {}",
+         v.where("num_attention_heads"), heads, tp);
+  if (groups % tp != 0 && tp % groups != 0)
+    fail("{}: num_query_groups {} must be a multiple or a divisor of tensor_model_parallel_size {}",
+         v.where("num_query_groups"), groups, tp);
+  if (ep > 1 && v.is_null("num_experts"))
+    fail("{}: expert parallelism needs a mixture-of-experts model (num_experts is not set)",
+         v.where("expert_model_parallel_size"));
+  if (!v.is_null("num_experts")) {
+    int64_t experts = v.integer("num_experts");
+    if (experts <= 0) fail("{}: must be positive", v.where("num_experts"));
+    if (experts % ep != 0)
+      fail("{}: num_experts {} is not divisible by expert_model_parallel_size {}", v.where("num_experts"), experts, ep);
+    int64_t etp = v.is_null("expert_tensor_parallel_size") ? tp : v.integer("expert_tensor_parallel_size");
+    if ((dp * cp * tp) % (ep * etp) != 0)
+      fail("{}: expert_model_parallel_size {} × expert tensor parallel {} must divide data × context × tensor "
+           "parallel = {} (world size {}); run with more processes or lower it",
+           v.where("expert_model_parallel_size"), ep, etp, dp * cp * tp, world);
+    if (v.integer("moe_router_topk") > experts)
+      fail("{}: moe_router_topk is larger than num_experts {}", v.where("moe_router_topk"), experts);
+  }
+  // Pipeline split.
+  int64_t layers = v.integer("num_layers");
+  if (!v.is_null("decoder_pipeline_manual_split_list")) {
+    const auto& split = v.get("decoder_pipeline_manual_split_list").as_list();
+    int64_t sum = 0;
+    for (const auto& s : split) sum += s.as_int();
+    if (int64_t(split.size()) != pp || sum != layers)
+      fail("{}: needs {} entries (one per pipeline stage) adding up to num_layers {}",
+           v.where("decoder_pipeline_manual_split_list"), pp, layers);
+  } else if (layers % pp != 0) {
+    fail("{}: num_layers {} is not divisible by pipeline_model_parallel_size {}", v.where("num_layers"), layers, pp);
+  }
+  if (!v.is_null("num_layers_per_virtual_pipeline_stage")) {
+    int64_t per_virtual = v.integer("num_layers_per_virtual_pipeline_stage");
+    if (pp <= 2)
+      fail("{}: interleaved pipelining needs pipeline_model_parallel_size > 2",
+           v.where("num_layers_per_virtual_pipeline_stage"));
+    if (per_virtual <= 0 || (layers / pp) % per_virtual != 0)
+      fail("{}: layers per pipeline stage ({}) must be divisible by it", v.where("num_layers_per_virtual_pipeline_stage"),
+           layers / pp);
+    v.derive("num_virtual_stages_per_pipeline_rank", Value{layers / pp / per_virtual},
+             "num_layers / pipeline_model_parallel_size / num_layers_per_virtual_pipeline_stage");
+  }
+  if (cp > 1 && v.integer("seq_length") % (2 * cp) != 0)
+    fail("{}: seq_length must be divisible by 2 × context_parallel_size = {}", v.where("seq_length"), 2 * cp);
+
+  // Batch sizes.
+  v.require("micro_batch_size");
+  int64_t mbs = v.integer("micro_batch_size");
+  if (mbs <= 0) fail("{}: must be positive", v.where("micro_batch_size"));
+  if (v.is_null("global_batch_size")) v.derive("global_batch_size", Value{mbs * dp}, "micro_batch_size × data parallel size");
+  int64_t gbs = v.integer("global_batch_size");
+  if (gbs <= 0 || gbs % (mbs * dp) != 0)
+    fail("{}: must be a multiple of micro_batch_size × data parallel size = {} × {} = {}", v.where("global_batch_size"),
+         mbs, dp, mbs * dp);
+
+  c.derived["world_size"] = Setting{Value{world}, Origin{Origin::Kind::kDerived, "", 0, "", "number of processes"}};
+  c.derived["data_parallel_size"] = Setting{
+      Value{dp}, Origin{Origin::Kind::kDerived, "", 0, "", "world_size / (tensor × pipeline × context parallel)"}};
+  c.derived["num_micro_batches"] = Setting{
+      Value{gbs / (mbs * dp)}, Origin{Origin::Kind::kDerived, "", 0, "", "global_batch_size / (micro_batch_size × data parallel)"}};
+}
+
+void check_training(Values& v) {
+  if (v.flag("fp16") && v.flag("bf16"))
+    fail("{}: fp16 and bf16 are exclusive; set one of them to false", v.where(v.is_set_by_user("bf16") ? "bf16" : "fp16"));
+  bool iters = !v.is_null("train_iters"), samples = !v.is_null("train_samples");
+  if (iters && samples) fail("{}: train_iters and train_samples are exclusive", v.where("train_samples"));
+  if (!iters && !samples) fail("train_iters is not set; give train_iters (or train_samples)");
+  if (iters && v.integer("train_iters") <= 0) fail("{}: must be positive", v.where("train_iters"));
+  if (iters && !v.is_null("lr_warmup_samples") && v.integer("lr_warmup_samples") != 0)
+    fail("{}: sample-based warmup needs train_samples, not train_iters", v.where("lr_warmup_samples"));
+  if (!v.is_null("lr_warmup_fraction") && v.integer("lr_warmup_iters") != 0)
+    fail("{}: give at most one of lr_warmup_fraction and lr_warmup_iters ({})", v.where("lr_warmup_fraction"),
+         v.where("lr_warmup_iters"));
+  v.require("lr");
+  if (v.number("min_lr") > v.number("lr"))
+    fail("{}: min_lr must not exceed lr = {}", v.where("min_lr"), v.get("lr").to_yaml());
+  if (v.flag("overlap_param_gather") && !(v.flag("use_distributed_optimizer") && v.flag("overlap_grad_reduce")))
+    fail("{}: overlap_param_gather needs use_distributed_optimizer and overlap_grad_reduce", v.where("overlap_param_gather"));
+  std::string pos = v.text("position_embedding_type");
+  if ((pos == "rope" || pos == "learned_absolute" || pos == "yarn") &&
+      v.integer("max_position_embeddings") < v.integer("seq_length"))
+    fail("{}: must be at least seq_length = {}", v.where("max_position_embeddings"), v.integer("seq_length"));
+  if (!v.is_null("save") && (v.is_null("save_interval") || v.integer("save_interval") <= 0))
+    fail("{}: save is set, so save_interval must be a positive number of iterations", v.where("save_interval"));
+  if (v.integer("log_interval") <= 0) fail("{}: must be positive", v.where("log_interval"));
+}
+
+void check_data(Values& v) {
+  int sources = 0;
+  std::string named;
+  for (const char* key : {"mock_data", "data_path", "train_data_path", "valid_data_path", "test_data_path"}) {
+    bool set = std::string(key) == "mock_data" ? v.flag(key) : !v.is_null(key);
+    if (!set) continue;
+    bool per_split = std::string(key).find('_') != std::string(key).rfind('_');  // train_data_path, ...
+    if (per_split && named.find("data_path (per split)") != std::string::npos) continue;
+    ++sources;
+    named += (named.empty() ? "" : " and ") + (per_split ? std::string("data_path (per split)") : v.where(key));
+  }
+  if (sources > 1) fail("give at most one data source: {}", named);
+  if (!v.is_null("data_path") && v.is_null("split")) v.derive("split", Value{"969, 30, 1"}, "Megatron's default split");
+}
+
+void list_keys_without_effect(ResolvedConfig& c) {
+  const Schema& schema = Schema::instance();
+  for (const auto& spec : schema.all()) {
+    const Setting& s = c.values.at(spec.key);
+    if (spec.acted_on || s.origin.kind == Origin::Kind::kDefault || s.origin.kind == Origin::Kind::kDerived) continue;
+    Value def = schema.coerce(spec, spec.effective_default(), s.origin);
+    if (!(s.value == def)) c.without_effect.push_back(spec.key);
+  }
+}
+
+}  // namespace
+
+void derive_and_validate(ResolvedConfig& config, int64_t world_size) {
+  Values v(config);
+  apply_megatron_conversions(v, config);
+  derive_model_shape(v);
+  check_parallel_layout(v, config, world_size);
+  check_training(v);
+  check_data(v);
+  list_keys_without_effect(config);
+
+  config.args = args_from_values(config.values);
+  config.args.world_size = world_size;
+  config.args.data_parallel_size = config.derived.at("data_parallel_size").value.as_int();
+  config.args.num_micro_batches = config.derived.at("num_micro_batches").value.as_int();
+  if (config.args.vocab_size && !config.args.padded_vocab_size) {
+    int64_t padded = pad_vocab_size(*config.args.vocab_size, config.args);
+    config.args.padded_vocab_size = padded;
+    v.derive("padded_vocab_size", Value{padded}, "vocab_size padded to make_vocab_size_divisible_by × TP");
+  }
+}
+
+}  // namespace primus::config
