@@ -1,0 +1,394 @@
+#include "kernels/attention.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.hpp"
+#include "kernels/simd.hpp"
+
+namespace primus::kernels {
+
+namespace {
+
+using simd::v16;
+constexpr std::int64_t T = kAttnTile;  // tile edge (queries and keys)
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// ---- micro-kernels -------------------------------------------------------------------------
+
+// c[T][T] = a[T][d] . bt[d][T]   (a rows contiguous, row stride d; bt packed [d][T])
+// Register block: 4 rows x 64 columns = 16 accumulators.
+void tile_abt(const float* a, const float* bt, float* c, std::int64_t d) {
+  for (std::int64_t i = 0; i < T; i += 4) {
+    v16 acc[4][4] = {};
+    const float* a0 = a + i * d;
+    for (std::int64_t k = 0; k < d; ++k) {
+      const float* brow = bt + k * T;
+      const v16 b0 = simd::load(brow), b1 = simd::load(brow + 16), b2 = simd::load(brow + 32),
+                b3 = simd::load(brow + 48);
+      for (int r = 0; r < 4; ++r) {
+        const v16 ar = simd::splat(a0[r * d + k]);
+        acc[r][0] += ar * b0;
+        acc[r][1] += ar * b1;
+        acc[r][2] += ar * b2;
+        acc[r][3] += ar * b3;
+      }
+    }
+    for (int r = 0; r < 4; ++r)
+      for (int x = 0; x < 4; ++x) simd::store(c + (i + r) * T + 16 * x, acc[r][x]);
+  }
+}
+
+// c[T][d] += p[T][0:kc] . v[0:kc][d]   (p packed [T][T]; v rows with stride ldv; c stride d)
+// Register block: 4 rows x (16*NV) columns.
+template <int NV>
+void tile_ab_acc_chunk(const float* p, std::int64_t kc, const float* v, std::int64_t ldv, float* c,
+                       std::int64_t d, std::int64_t col) {
+  for (std::int64_t i = 0; i < T; i += 4) {
+    v16 acc[4][NV];
+    for (int r = 0; r < 4; ++r)
+      for (int x = 0; x < NV; ++x) acc[r][x] = simd::load(c + (i + r) * d + col + 16 * x);
+    const float* p0 = p + i * T;
+    for (std::int64_t j = 0; j < kc; ++j) {
+      v16 vv[NV];
+      for (int x = 0; x < NV; ++x) vv[x] = simd::load(v + j * ldv + col + 16 * x);
+      for (int r = 0; r < 4; ++r) {
+        const v16 pr = simd::splat(p0[r * T + j]);
+        for (int x = 0; x < NV; ++x) acc[r][x] += pr * vv[x];
+      }
+    }
+    for (int r = 0; r < 4; ++r)
+      for (int x = 0; x < NV; ++x) simd::store(c + (i + r) * d + col + 16 * x, acc[r][x]);
+  }
+}
+
+void tile_ab_acc(const float* p, std::int64_t kc, const float* v, std::int64_t ldv, float* c,
+                 std::int64_t d) {
+  std::int64_t col = 0;
+  for (; col + 64 <= d; col += 64) tile_ab_acc_chunk<4>(p, kc, v, ldv, c, d, col);
+  switch ((d - col) / 16) {
+    case 3: tile_ab_acc_chunk<3>(p, kc, v, ldv, c, d, col); break;
+    case 2: tile_ab_acc_chunk<2>(p, kc, v, ldv, c, d, col); break;
+    case 1: tile_ab_acc_chunk<1>(p, kc, v, ldv, c, d, col); break;
+    default: break;
+  }
+}
+
+// dst[r][0:d] = src row r * mul for r < n (src row stride ld), zero rows n..T-1.
+void copy_rows(const float* src, std::int64_t ld, std::int64_t n, std::int64_t d, float mul,
+               float* dst) {
+  for (std::int64_t r = 0; r < T; ++r) {
+    float* out = dst + r * d;
+    if (r < n) {
+      const float* in = src + r * ld;
+#pragma omp simd
+      for (std::int64_t c = 0; c < d; ++c) out[c] = in[c] * mul;
+    } else {
+      std::fill(out, out + d, 0.0f);
+    }
+  }
+}
+
+// dst[c][r] = src row r, column c * mul (transposed into [d][T]); zero columns n..T-1.
+void copy_transposed(const float* src, std::int64_t ld, std::int64_t n, std::int64_t d, float mul,
+                     float* dst) {
+  for (std::int64_t r = 0; r < n; ++r) {
+    const float* in = src + r * ld;
+    for (std::int64_t c = 0; c < d; ++c) dst[c * T + r] = in[c] * mul;
+  }
+  if (n < T)
+    for (std::int64_t c = 0; c < d; ++c) std::fill(dst + c * T + n, dst + c * T + T, 0.0f);
+}
+
+// ---- work partition ------------------------------------------------------------------------
+
+std::int64_t tiles(std::int64_t seq) { return (seq + T - 1) / T; }
+
+std::size_t fwd_per_thread(std::int64_t d) { return static_cast<std::size_t>(192 * d + 4224); }
+std::size_t bwd_per_thread(std::int64_t d) { return static_cast<std::size_t>(384 * d + 8320); }
+
+int usable_threads(std::size_t have, std::size_t shared, std::size_t per_thread, const char* what,
+                   std::size_t need_one) {
+  if (have < shared + per_thread)
+    fail("attention {}: workspace of {} floats is too small (needs at least {})", what, have,
+         need_one);
+  const auto fit = static_cast<int>(std::min<std::size_t>((have - shared) / per_thread, 1 << 20));
+  return std::max(1, std::min(fit, omp_get_max_threads()));
+}
+
+}  // namespace
+
+void AttentionShape::validate() const {
+  if (batch <= 0 || seq <= 0 || heads <= 0 || groups <= 0 || head_dim <= 0)
+    fail("attention: dimensions must be positive (batch {}, seq {}, heads {}, groups {}, "
+         "head_dim {})",
+         batch, seq, heads, groups, head_dim);
+  if (heads % groups != 0)
+    fail("attention: query heads ({}) must be a multiple of key/value groups ({})", heads, groups);
+  if (head_dim % 16 != 0)
+    fail("attention: head_dim {} is not a multiple of 16 (the vector width of the kernels)",
+         head_dim);
+  if (q_stride() < heads * head_dim || kv_stride() < groups * head_dim ||
+      o_stride() < heads * head_dim)
+    fail("attention: token strides (q {}, kv {}, out {}) smaller than the packed row", q_stride(),
+         kv_stride(), o_stride());
+}
+
+std::size_t attention_forward_workspace(const AttentionShape& s, int threads) {
+  s.validate();
+  return static_cast<std::size_t>(std::max(threads, 1)) * fwd_per_thread(s.head_dim);
+}
+
+std::size_t attention_backward_workspace(const AttentionShape& s, int threads) {
+  s.validate();
+  return static_cast<std::size_t>(std::max(threads, 1)) * bwd_per_thread(s.head_dim) +
+         static_cast<std::size_t>(s.batch * s.heads * s.seq);
+}
+
+void attention_forward(const AttentionShape& s, const float* q, const float* k, const float* v,
+                       float* out, float* lse, float* workspace, std::size_t workspace_floats) {
+  s.validate();
+  const std::int64_t d = s.head_dim, S = s.seq, H = s.heads, per_group = s.heads / s.groups;
+  const std::int64_t ldq = s.q_stride(), ldkv = s.kv_stride(), ldo = s.o_stride();
+  const std::size_t per = fwd_per_thread(d);
+  const int nt = usable_threads(workspace_floats, 0, per, "forward", per);
+  const std::int64_t nqt = tiles(S);
+  const std::int64_t items = s.batch * H * nqt;
+  // Scores live in the log2 domain: q is pre-multiplied by scale*log2(e), softmax uses exp2.
+  const float qmul = simd::kLog2e / std::sqrt(static_cast<float>(d));
+
+#pragma omp parallel num_threads(nt)
+  {
+    float* ws = workspace + per * static_cast<std::size_t>(omp_get_thread_num());
+    float* qs = ws;             // [T][d]
+    float* kt = qs + T * d;     // [d][T]
+    float* acc = kt + T * d;    // [T][d]
+    float* sc = acc + T * d;    // [T][T] scores, then probabilities
+    float* mrow = sc + T * T;   // [T] running max (log2 domain)
+    float* lrow = mrow + T;     // [T] running sum of exp2
+
+    // Most expensive items (last query tiles) first for dynamic load balance.
+#pragma omp for schedule(dynamic, 1)
+    for (std::int64_t item = 0; item < items; ++item) {
+      const std::int64_t qt = nqt - 1 - item / (s.batch * H);
+      const std::int64_t bh = item % (s.batch * H);
+      const std::int64_t b = bh / H, h = bh % H, g = h / per_group;
+      const std::int64_t q0 = qt * T, nq = std::min(T, S - q0);
+      copy_rows(q + (b * S + q0) * ldq + h * d, ldq, nq, d, qmul, qs);
+      std::fill(acc, acc + T * d, 0.0f);
+      std::fill(mrow, mrow + T, -kInf);
+      std::fill(lrow, lrow + T, 0.0f);
+      for (std::int64_t ktile = 0; ktile <= qt; ++ktile) {
+        const std::int64_t k0 = ktile * T, nk = std::min(T, S - k0);
+        const float* kbase = k + (b * S + k0) * ldkv + g * d;
+        copy_transposed(kbase, ldkv, nk, d, 1.0f, kt);
+        tile_abt(qs, kt, sc, d);
+        const bool diagonal = ktile == qt;
+        for (std::int64_t i = 0; i < nq; ++i) {
+          float* row = sc + i * T;
+          if (diagonal)  // key j > query i, and keys past the end, are masked out
+            for (std::int64_t j = std::min(i + 1, nk); j < T; ++j) row[j] = -kInf;
+          v16 r0 = simd::load(row), r1 = simd::load(row + 16), r2 = simd::load(row + 32),
+              r3 = simd::load(row + 48);
+          const float mx = simd::hmax(simd::vmax(simd::vmax(r0, r1), simd::vmax(r2, r3)));
+          const float m_new = std::max(mrow[i], mx);
+          const float alpha = simd::exp2(mrow[i] - m_new);
+          r0 = simd::exp2(r0 - m_new);
+          r1 = simd::exp2(r1 - m_new);
+          r2 = simd::exp2(r2 - m_new);
+          r3 = simd::exp2(r3 - m_new);
+          simd::store(row, r0);
+          simd::store(row + 16, r1);
+          simd::store(row + 32, r2);
+          simd::store(row + 48, r3);
+          lrow[i] = lrow[i] * alpha + simd::hsum((r0 + r1) + (r2 + r3));
+          mrow[i] = m_new;
+          if (alpha != 1.0f) {
+            float* a = acc + i * d;
+#pragma omp simd
+            for (std::int64_t c = 0; c < d; ++c) a[c] *= alpha;
+          }
+        }
+        for (std::int64_t i = nq; i < T; ++i) std::fill(sc + i * T, sc + i * T + T, 0.0f);
+        tile_ab_acc(sc, nk, v + (b * S + k0) * ldkv + g * d, ldkv, acc, d);
+      }
+      for (std::int64_t i = 0; i < nq; ++i) {
+        const float inv = 1.0f / lrow[i];
+        float* o = out + (b * S + q0 + i) * ldo + h * d;
+        const float* a = acc + i * d;
+#pragma omp simd
+        for (std::int64_t c = 0; c < d; ++c) o[c] = a[c] * inv;
+        lse[(b * H + h) * S + q0 + i] = (mrow[i] + std::log2(lrow[i])) * simd::kLn2;
+      }
+    }
+  }
+}
+
+void attention_backward(const AttentionShape& s, const float* q, const float* k, const float* v,
+                        const float* out, const float* lse, const float* dout, float* dq,
+                        float* dk, float* dv, float* workspace, std::size_t workspace_floats) {
+  s.validate();
+  const std::int64_t d = s.head_dim, S = s.seq, H = s.heads, G = s.groups;
+  const std::int64_t per_group = H / G;
+  const std::int64_t ldq = s.q_stride(), ldkv = s.kv_stride(), ldo = s.o_stride();
+  const std::size_t per = bwd_per_thread(d);
+  const auto shared = static_cast<std::size_t>(s.batch * H * S);
+  const int nt = usable_threads(workspace_floats, shared, per, "backward", shared + per);
+  const std::int64_t nqt = tiles(S);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const float qmul = simd::kLog2e * scale;
+  float* delta = workspace;  // [batch, heads, seq]: rowsum(dout * out)
+  float* thread_ws = workspace + shared;
+
+#pragma omp parallel num_threads(nt)
+  {
+    float* ws = thread_ws + per * static_cast<std::size_t>(omp_get_thread_num());
+
+#pragma omp for collapse(2) schedule(static)
+    for (std::int64_t bs = 0; bs < s.batch * S; ++bs)
+      for (std::int64_t h = 0; h < H; ++h) {
+        const float* o = out + bs * ldo + h * d;
+        const float* g = dout + bs * ldo + h * d;
+        float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+        for (std::int64_t c = 0; c < d; ++c) acc += o[c] * g[c];
+        delta[((bs / S) * H + h) * S + bs % S] = acc;
+      }
+
+    // ---- pass 1: dq, one item per (b, head, query tile) ----
+    {
+      float* qs = ws;              // [T][d] q * scale * log2e
+      float* gs = qs + T * d;      // [T][d] dout
+      float* kt = gs + T * d;      // [d][T]
+      float* vt = kt + T * d;      // [d][T]
+      float* acc = vt + T * d;     // [T][d] dq accumulator
+      float* pt = acc + T * d;     // [T][T] probabilities, then dS
+      float* dp = pt + T * T;      // [T][T] dP
+      float* lse2 = dp + T * T;    // [T]
+      float* drow = lse2 + T;      // [T]
+      const std::int64_t items = s.batch * H * nqt;
+#pragma omp for schedule(dynamic, 1)
+      for (std::int64_t item = 0; item < items; ++item) {
+        const std::int64_t qt = nqt - 1 - item / (s.batch * H);
+        const std::int64_t bh = item % (s.batch * H);
+        const std::int64_t b = bh / H, h = bh % H, g = h / per_group;
+        const std::int64_t q0 = qt * T, nq = std::min(T, S - q0);
+        copy_rows(q + (b * S + q0) * ldq + h * d, ldq, nq, d, qmul, qs);
+        copy_rows(dout + (b * S + q0) * ldo + h * d, ldo, nq, d, 1.0f, gs);
+        for (std::int64_t i = 0; i < T; ++i) {
+          lse2[i] = i < nq ? lse[(b * H + h) * S + q0 + i] * simd::kLog2e : kInf;
+          drow[i] = i < nq ? delta[(b * H + h) * S + q0 + i] : 0.0f;
+        }
+        std::fill(acc, acc + T * d, 0.0f);
+        for (std::int64_t ktile = 0; ktile <= qt; ++ktile) {
+          const std::int64_t k0 = ktile * T, nk = std::min(T, S - k0);
+          const float* kbase = k + (b * S + k0) * ldkv + g * d;
+          copy_transposed(kbase, ldkv, nk, d, 1.0f, kt);
+          copy_transposed(v + (b * S + k0) * ldkv + g * d, ldkv, nk, d, 1.0f, vt);
+          tile_abt(qs, kt, pt, d);
+          tile_abt(gs, vt, dp, d);
+          const bool diagonal = ktile == qt;
+          for (std::int64_t i = 0; i < T; ++i) {
+            float* prow = pt + i * T;
+            const float* dprow = dp + i * T;
+            for (int x = 0; x < 4; ++x) {
+              const v16 p = simd::exp2(simd::load(prow + 16 * x) - lse2[i]);
+              simd::store(prow + 16 * x, p * (simd::load(dprow + 16 * x) - drow[i]));
+            }
+            if (diagonal)
+              for (std::int64_t j = std::min(i + 1, nk); j < T; ++j) prow[j] = 0.0f;
+          }
+          tile_ab_acc(pt, nk, kbase, ldkv, acc, d);
+        }
+        for (std::int64_t i = 0; i < nq; ++i) {
+          float* o = dq + (b * S + q0 + i) * ldq + h * d;
+          const float* a = acc + i * d;
+#pragma omp simd
+          for (std::int64_t c = 0; c < d; ++c) o[c] = a[c] * scale;
+        }
+      }
+    }
+
+    // ---- pass 2: dk, dv, one item per (b, group, key tile) ----
+    {
+      float* kc = ws;              // [T][d] k rows
+      float* vc = kc + T * d;      // [T][d] v rows
+      float* qt_ = vc + T * d;     // [d][T] q^T * scale * log2e
+      float* gt = qt_ + T * d;     // [d][T] dout^T
+      float* dka = gt + T * d;     // [T][d]
+      float* dva = dka + T * d;    // [T][d]
+      float* pt = dva + T * d;     // [T][T] P^T (rows: keys, cols: queries)
+      float* dp = pt + T * T;      // [T][T] dP^T, then dS^T
+      float* lse2 = dp + T * T;    // [T]
+      float* drow = lse2 + T;      // [T]
+      const std::int64_t items = s.batch * G * nqt;
+#pragma omp for schedule(dynamic, 1)
+      for (std::int64_t item = 0; item < items; ++item) {
+        const std::int64_t ktile = item / (s.batch * G);  // ktile 0 has the most query tiles
+        const std::int64_t bg = item % (s.batch * G);
+        const std::int64_t b = bg / G, g = bg % G;
+        const std::int64_t k0 = ktile * T, nk = std::min(T, S - k0);
+        copy_rows(k + (b * S + k0) * ldkv + g * d, ldkv, nk, d, 1.0f, kc);
+        copy_rows(v + (b * S + k0) * ldkv + g * d, ldkv, nk, d, 1.0f, vc);
+        std::fill(dka, dka + T * d, 0.0f);
+        std::fill(dva, dva + T * d, 0.0f);
+        for (std::int64_t h = g * per_group; h < (g + 1) * per_group; ++h) {
+          for (std::int64_t qtile = ktile; qtile < nqt; ++qtile) {
+            const std::int64_t q0 = qtile * T, nq = std::min(T, S - q0);
+            const float* qbase = q + (b * S + q0) * ldq + h * d;
+            const float* gbase = dout + (b * S + q0) * ldo + h * d;
+            copy_transposed(qbase, ldq, nq, d, qmul, qt_);
+            copy_transposed(gbase, ldo, nq, d, 1.0f, gt);
+            for (std::int64_t i = 0; i < T; ++i) {
+              lse2[i] = i < nq ? lse[(b * H + h) * S + q0 + i] * simd::kLog2e : kInf;
+              drow[i] = i < nq ? delta[(b * H + h) * S + q0 + i] : 0.0f;
+            }
+            tile_abt(kc, qt_, pt, d);
+            tile_abt(vc, gt, dp, d);
+            const v16 l0 = simd::load(lse2), l1 = simd::load(lse2 + 16),
+                      l2 = simd::load(lse2 + 32), l3 = simd::load(lse2 + 48);
+            const v16 d0 = simd::load(drow), d1 = simd::load(drow + 16),
+                      d2 = simd::load(drow + 32), d3 = simd::load(drow + 48);
+            const bool diagonal = qtile == ktile;
+            for (std::int64_t j = 0; j < T; ++j) {
+              float* prow = pt + j * T;
+              float* dprow = dp + j * T;
+              const v16 p0 = simd::exp2(simd::load(prow) - l0);
+              const v16 p1 = simd::exp2(simd::load(prow + 16) - l1);
+              const v16 p2 = simd::exp2(simd::load(prow + 32) - l2);
+              const v16 p3 = simd::exp2(simd::load(prow + 48) - l3);
+              simd::store(prow, p0);
+              simd::store(prow + 16, p1);
+              simd::store(prow + 32, p2);
+              simd::store(prow + 48, p3);
+              simd::store(dprow, p0 * (simd::load(dprow) - d0));
+              simd::store(dprow + 16, p1 * (simd::load(dprow + 16) - d1));
+              simd::store(dprow + 32, p2 * (simd::load(dprow + 32) - d2));
+              simd::store(dprow + 48, p3 * (simd::load(dprow + 48) - d3));
+              if (diagonal)  // query i < key j is masked
+                for (std::int64_t i = 0; i < std::min(j, T); ++i) prow[i] = dprow[i] = 0.0f;
+            }
+            tile_ab_acc(pt, nq, gbase, ldo, dva, d);
+            tile_ab_acc(dp, nq, qbase, ldq, dka, d);
+          }
+        }
+        for (std::int64_t j = 0; j < nk; ++j) {
+          float* ok = dk + (b * S + k0 + j) * ldkv + g * d;
+          float* ov = dv + (b * S + k0 + j) * ldkv + g * d;
+          const float* ak = dka + j * d;
+          const float* av = dva + j * d;
+#pragma omp simd
+          for (std::int64_t c = 0; c < d; ++c) {
+            ok[c] = ak[c] * scale;
+            ov[c] = av[c];
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace primus::kernels

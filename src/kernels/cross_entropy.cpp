@@ -1,0 +1,75 @@
+#include "kernels/cross_entropy.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "core/error.hpp"
+#include "kernels/simd.hpp"
+
+namespace primus::kernels {
+
+namespace {
+using simd::v16;
+
+void check(const std::int32_t* targets, std::int64_t tokens, std::int64_t vocab,
+           std::int64_t padded_vocab) {
+  if (vocab <= 0 || padded_vocab < vocab)
+    fail("cross_entropy: vocab {} must be positive and <= padded vocab {}", vocab, padded_vocab);
+  for (std::int64_t t = 0; t < tokens; ++t)
+    if (targets[t] < 0 || targets[t] >= vocab)
+      fail("cross_entropy: target {} at position {} is outside the vocabulary [0, {})",
+           targets[t], t, vocab);
+}
+
+float row_max(const float* x, std::int64_t n) {
+  v16 m = simd::splat(-std::numeric_limits<float>::infinity());
+  std::int64_t j = 0;
+  for (; j + simd::kLanes <= n; j += simd::kLanes) m = simd::vmax(m, simd::load(x + j));
+  float r = simd::hmax(m);
+  for (; j < n; ++j) r = x[j] > r ? x[j] : r;
+  return r;
+}
+
+float row_sum_exp(const float* x, std::int64_t n, float shift) {
+  v16 s{};
+  std::int64_t j = 0;
+  for (; j + simd::kLanes <= n; j += simd::kLanes) s += simd::exp(simd::load(x + j) - shift);
+  float r = simd::hsum(s);
+  for (; j < n; ++j) r += simd::exp(x[j] - shift);
+  return r;
+}
+}  // namespace
+
+void cross_entropy_forward(const float* logits, const std::int32_t* targets, float* losses,
+                           float* lse, std::int64_t tokens, std::int64_t vocab,
+                           std::int64_t padded_vocab) {
+  check(targets, tokens, vocab, padded_vocab);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t t = 0; t < tokens; ++t) {
+    const float* row = logits + t * padded_vocab;
+    const float m = row_max(row, vocab);
+    const float l = m + std::log(row_sum_exp(row, vocab, m));
+    lse[t] = l;
+    losses[t] = l - row[targets[t]];
+  }
+}
+
+void cross_entropy_backward(const float* logits, const float* lse, const std::int32_t* targets,
+                            const float* dloss, float* dlogits, std::int64_t tokens,
+                            std::int64_t vocab, std::int64_t padded_vocab) {
+  check(targets, tokens, vocab, padded_vocab);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t t = 0; t < tokens; ++t) {
+    const float* row = logits + t * padded_vocab;
+    float* drow = dlogits + t * padded_vocab;
+    const float l = lse[t], d = dloss[t];
+    std::int64_t j = 0;
+    for (; j + simd::kLanes <= vocab; j += simd::kLanes)
+      simd::store(drow + j, d * simd::exp(simd::load(row + j) - l));
+    for (; j < vocab; ++j) drow[j] = d * simd::exp(row[j] - l);
+    for (j = vocab; j < padded_vocab; ++j) drow[j] = 0.0f;
+    drow[targets[t]] -= d;
+  }
+}
+
+}  // namespace primus::kernels
