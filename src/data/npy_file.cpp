@@ -1,0 +1,157 @@
+#include "data/npy_file.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <unistd.h>
+
+#include "core/error.hpp"
+#include "data/mapped_file.hpp"
+
+namespace primus::data {
+namespace {
+
+constexpr char kMagic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
+constexpr std::size_t kAlign = 64;
+constexpr std::size_t kGrowthAxisMaxDigits = 21;
+
+std::size_t descr_size(const std::string& descr) {
+  if (descr == "<i2") return 2;
+  if (descr == "<i4" || descr == "<u4") return 4;
+  if (descr == "<i8") return 8;
+  if (descr == "|u1" || descr == "|i1") return 1;
+  if (descr == "<u2") return 2;
+  if (descr == "<u8") return 8;
+  return 0;
+}
+
+}  // namespace
+
+std::string npy_header(const std::string& descr, const std::vector<std::int64_t>& shape) {
+  std::string shape_repr = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) shape_repr += ", ";
+    shape_repr += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) shape_repr += ",";
+  shape_repr += ")";
+  std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape_repr + ", }";
+  // numpy leaves room for the first axis to grow to 21 digits without rewriting the file.
+  if (!shape.empty()) {
+    const std::size_t digits = std::to_string(shape[0]).size();
+    if (digits < kGrowthAxisMaxDigits) dict.append(kGrowthAxisMaxDigits - digits, ' ');
+  }
+  const std::size_t prefix = sizeof(kMagic) + 2 + 2;  // magic, version, u16 length
+  const std::size_t hlen = dict.size() + 1;           // + newline
+  const std::size_t pad = kAlign - ((prefix + hlen) % kAlign);
+  std::string header(kMagic, sizeof(kMagic));
+  header.push_back('\x01');
+  header.push_back('\x00');
+  const std::size_t total = hlen + pad;  // numpy pads by 1..64, never 0
+  header.push_back(static_cast<char>(total & 0xff));
+  header.push_back(static_cast<char>((total >> 8) & 0xff));
+  header += dict;
+  header.append(pad, ' ');
+  header.push_back('\n');
+  return header;
+}
+
+void write_npy_raw(const std::string& path, const std::string& descr,
+                   const std::vector<std::int64_t>& shape, const void* data, std::size_t bytes) {
+  const std::string header = npy_header(descr, shape);
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) fail("{}: cannot create: {}", tmp, std::strerror(errno));
+  bool ok = std::fwrite(header.data(), 1, header.size(), f) == header.size();
+  if (bytes > 0) ok = ok && std::fwrite(data, 1, bytes, f) == bytes;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok) {
+    std::remove(tmp.c_str());
+    fail("{}: write failed: {}", path, std::strerror(errno));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    fail("{}: cannot rename temporary file: {}", path, std::strerror(errno));
+  }
+}
+
+std::int64_t NpyArray::size() const {
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+std::vector<std::int64_t> NpyArray::as_int64() const {
+  const std::size_t item = descr_size(descr);
+  std::vector<std::int64_t> out(static_cast<std::size_t>(size()));
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const std::uint8_t* p = bytes.data() + i * item;
+    if (descr == "<i2") { std::int16_t v; std::memcpy(&v, p, 2); out[i] = v; }
+    else if (descr == "<u2") { std::uint16_t v; std::memcpy(&v, p, 2); out[i] = v; }
+    else if (descr == "<i4") { std::int32_t v; std::memcpy(&v, p, 4); out[i] = v; }
+    else if (descr == "<u4") { std::uint32_t v; std::memcpy(&v, p, 4); out[i] = v; }
+    else if (descr == "<i8") { std::int64_t v; std::memcpy(&v, p, 8); out[i] = v; }
+    else if (descr == "<u8") { std::uint64_t v; std::memcpy(&v, p, 8); out[i] = static_cast<std::int64_t>(v); }
+    else if (descr == "|u1") { out[i] = p[0]; }
+    else { out[i] = static_cast<std::int8_t>(p[0]); }
+  }
+  return out;
+}
+
+NpyArray read_npy(const std::string& path) {
+  MappedFile file(path);
+  const std::uint8_t* p = file.data();
+  if (file.size() < 10 || std::memcmp(p, kMagic, sizeof(kMagic)) != 0) {
+    fail("{}: not a .npy file (bad magic)", path);
+  }
+  std::size_t hlen = 0, start = 0;
+  if (p[6] == 1) {
+    hlen = static_cast<std::size_t>(p[8]) | (static_cast<std::size_t>(p[9]) << 8);
+    start = 10;
+  } else if (p[6] == 2 || p[6] == 3) {
+    if (file.size() < 12) fail("{}: truncated .npy header", path);
+    hlen = static_cast<std::size_t>(p[8]) | (static_cast<std::size_t>(p[9]) << 8) |
+           (static_cast<std::size_t>(p[10]) << 16) | (static_cast<std::size_t>(p[11]) << 24);
+    start = 12;
+  } else {
+    fail("{}: unsupported .npy version {}", path, static_cast<int>(p[6]));
+  }
+  if (start + hlen > file.size()) fail("{}: truncated .npy header", path);
+  const std::string header(reinterpret_cast<const char*>(p + start), hlen);
+  static const std::regex descr_re("'descr':\\s*'([^']*)'");
+  static const std::regex order_re("'fortran_order':\\s*(True|False)");
+  static const std::regex shape_re("'shape':\\s*\\(([^)]*)\\)");
+  std::smatch m;
+  NpyArray a;
+  if (!std::regex_search(header, m, descr_re)) fail("{}: .npy header has no descr", path);
+  a.descr = m[1];
+  if (descr_size(a.descr) == 0) {
+    fail("{}: unsupported .npy dtype '{}' (expected an integer array)", path, a.descr);
+  }
+  if (!std::regex_search(header, m, order_re) || m[1] == "True") {
+    fail("{}: .npy array is not C-ordered", path);
+  }
+  if (!std::regex_search(header, m, shape_re)) fail("{}: .npy header has no shape", path);
+  const std::string dims = m[1];
+  std::size_t pos = 0;
+  while (pos < dims.size()) {
+    const std::size_t comma = dims.find(',', pos);
+    std::string tok = dims.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    tok.erase(0, tok.find_first_not_of(' '));
+    tok.erase(tok.find_last_not_of(' ') + 1);
+    if (!tok.empty()) a.shape.push_back(std::stoll(tok));
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  const std::size_t bytes = static_cast<std::size_t>(a.size()) * descr_size(a.descr);
+  if (start + hlen + bytes != file.size()) {
+    fail("{}: .npy holds {} data bytes, its header promises {}", path, file.size() - start - hlen,
+         bytes);
+  }
+  a.bytes.assign(p + start + hlen, p + start + hlen + bytes);
+  return a;
+}
+
+}  // namespace primus::data
