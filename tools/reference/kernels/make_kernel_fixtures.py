@@ -209,8 +209,10 @@ def sgd():
 def grad_norm():
     a, b = rounded(randn(20_003, scale=0.02)), rounded(randn(77, scale=0.01))
     norm = torch.sqrt((a * a).sum() + (b * b).sum())
-    ta, tb = a.clone(), b.clone()
-    torch.nn.utils.clip_grad_norm_([ta, tb], max_norm=1.0)  # norm ~2.8 > 1: clipped
+    pa, pb = torch.zeros_like(a, requires_grad=True), torch.zeros_like(b, requires_grad=True)
+    pa.grad, pb.grad = a.clone(), b.clone()
+    torch.nn.utils.clip_grad_norm_([pa, pb], max_norm=1.0)  # norm ~2.8 > 1: clipped
+    ta, tb = pa.grad, pb.grad
     write("grad_norm", {"a": a, "b": b, "norm": norm.reshape(1), "a_clipped": ta,
                         "b_clipped": tb})
 
