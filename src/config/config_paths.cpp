@@ -26,6 +26,15 @@ fs::path primus_home() {
   return home;
 }
 
+std::string display_path(const fs::path& path) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(path, ec).lexically_normal();
+  fs::path home = fs::absolute(primus_home(), ec).lexically_normal();
+  fs::path rel = abs.lexically_relative(home);
+  if (!rel.empty() && *rel.begin() == "primus") return rel.string();
+  return path.string();
+}
+
 fs::path builtin_models_dir() { return primus_home() / "primus" / "configs" / "models" / "megatron"; }
 fs::path builtin_modules_dir() { return primus_home() / "primus" / "configs" / "modules" / "megatron"; }
 

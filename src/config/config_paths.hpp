@@ -15,6 +15,9 @@ std::filesystem::path primus_home();
 std::filesystem::path builtin_models_dir();   // primus/configs/models/megatron
 std::filesystem::path builtin_modules_dir();  // primus/configs/modules/megatron
 
+// Path shown in messages: relative to the project for built-in files, else as given.
+std::string display_path(const std::filesystem::path& path);
+
 // Folders searched for `name` referenced from a file in `referrer_dir`, in order.
 std::vector<std::filesystem::path> search_dirs(const std::filesystem::path& referrer_dir,
                                                const std::filesystem::path& builtin_dir);

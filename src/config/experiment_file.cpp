@@ -8,15 +8,6 @@ namespace fs = std::filesystem;
 
 namespace primus::config {
 
-std::string display_path(const fs::path& path) {
-  std::error_code ec;
-  fs::path abs = fs::absolute(path, ec).lexically_normal();
-  fs::path home = fs::absolute(primus_home(), ec).lexically_normal();
-  fs::path rel = abs.lexically_relative(home);
-  if (!rel.empty() && *rel.begin() == "primus") return rel.string();
-  return path.string();
-}
-
 namespace {
 
 constexpr const char* kFullPrefix = "modules.pre_trainer.";

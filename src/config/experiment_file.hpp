@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "config/config_paths.hpp"
 #include "config/layer.hpp"
 
 namespace primus::config {
@@ -23,8 +24,5 @@ struct ExperimentFile {
 };
 
 ExperimentFile read_experiment_file(const std::filesystem::path& path);
-
-// Path shown in messages: relative to the project for built-in files, else as given.
-std::string display_path(const std::filesystem::path& path);
 
 }  // namespace primus::config

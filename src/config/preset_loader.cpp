@@ -42,7 +42,7 @@ Layer load(const PresetRequest& request, std::vector<fs::path>& stack, fs::path*
   Layer merged;
   for (const auto& e : file.entries) {
     if (!is_parent_key(e.key)) continue;
-    std::string at = file.name() + ":" + std::to_string(e.line);
+    std::string at = display_path(path) + ":" + std::to_string(e.line);
     std::vector<Value> parents;
     if (e.value.is_list()) parents = e.value.as_list();
     else if (!e.value.is_null()) parents.push_back(e.value);
@@ -54,7 +54,7 @@ Layer load(const PresetRequest& request, std::vector<fs::path>& stack, fs::path*
   }
   for (const auto& e : file.entries) {
     if (is_parent_key(e.key)) continue;
-    merged.set(e.key, Setting{e.value, Origin{request.kind, file.name(), e.line, e.env_var, {}}});
+    merged.set(e.key, Setting{e.value, Origin{request.kind, display_path(path), e.line, e.env_var, {}}});
   }
   stack.pop_back();
   return merged;

@@ -1,5 +1,7 @@
 #include "config/validation.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "config/args_from_values.hpp"
@@ -135,8 +137,21 @@ void check_parallel_layout(Values& v, ResolvedConfig& c, int64_t world) {
     if (int64_t(split.size()) != pp || sum != layers)
       fail("{}: needs {} entries (one per pipeline stage) adding up to num_layers {}",
            v.where("decoder_pipeline_manual_split_list"), pp, layers);
+  } else if (!v.is_null("decoder_first_pipeline_num_layers") || !v.is_null("decoder_last_pipeline_num_layers")) {
+    // Uneven split: the first/last stages take the given counts, the middle ones share the rest.
+    int64_t first = v.is_null("decoder_first_pipeline_num_layers") ? -1 : v.integer("decoder_first_pipeline_num_layers");
+    int64_t last = v.is_null("decoder_last_pipeline_num_layers") ? -1 : v.integer("decoder_last_pipeline_num_layers");
+    int64_t fixed = (first >= 0) + (last >= 0);
+    int64_t rest = layers - std::max<int64_t>(first, 0) - std::max<int64_t>(last, 0);
+    if (pp < 2 || rest < 0 || (pp - fixed > 0 ? rest % (pp - fixed) != 0 : rest != 0))
+      fail("{}: with num_layers {} and pipeline_model_parallel_size {}, the remaining {} layers do not split evenly "
+           "over the other {} stages",
+           v.where(first >= 0 ? "decoder_first_pipeline_num_layers" : "decoder_last_pipeline_num_layers"), layers, pp,
+           rest, pp - fixed);
   } else if (layers % pp != 0) {
-    fail("{}: num_layers {} is not divisible by pipeline_model_parallel_size {}", v.where("num_layers"), layers, pp);
+    fail("{}: num_layers {} is not divisible by pipeline_model_parallel_size {}; set "
+         "decoder_first/last_pipeline_num_layers or decoder_pipeline_manual_split_list for an uneven split",
+         v.where("num_layers"), layers, pp);
   }
   if (!v.is_null("num_layers_per_virtual_pipeline_stage")) {
     int64_t per_virtual = v.integer("num_layers_per_virtual_pipeline_stage");

@@ -27,6 +27,14 @@ CPP_TYPES = {
 }
 
 
+# Keys that validation guarantees are set (required, or derived when left null), so Args holds
+# them as plain values rather than std::optional.
+ALWAYS_SET = {
+    "num_layers", "hidden_size", "num_attention_heads", "num_query_groups", "kv_channels", "ffn_hidden_size",
+    "max_position_embeddings", "seq_length", "micro_batch_size", "global_batch_size", "lr",
+}
+
+
 def load():
     with open(TABLE) as f:
         return list(csv.DictReader(f, delimiter="\t"))
@@ -52,7 +60,7 @@ def gen_inc(rows):
            "//                 choices, group, origin, effect, note)", ""]
     for r in rows:
         cpp = CPP_TYPES[r["type"]]
-        if nullable(r):
+        if nullable(r) and r["key"] not in ALWAYS_SET:
             cpp = f"std::optional<{cpp}>"
         fields = [r["key"], cpp.replace(",", " COMMA ")] + [c_string(r[c]) for c in (
             "type", "megatron_default", "primus_default", "primus_file", "flags", "choices", "group",
