@@ -27,8 +27,12 @@ void tile_abt(const float* a, const float* bt, float* c, std::int64_t d) {
     const float* a0 = a + i * d;
     for (std::int64_t k = 0; k < d; ++k) {
       const float* brow = bt + k * T;
-      const v16 b0 = simd::load(brow), b1 = simd::load(brow + 16), b2 = simd::load(brow + 32),
-                b3 = simd::load(brow + 48);
+      v16 b0 = simd::load(brow), b1 = simd::load(brow + 16), b2 = simd::load(brow + 32),
+          b3 = simd::load(brow + 48);
+      simd::in_register(b0);
+      simd::in_register(b1);
+      simd::in_register(b2);
+      simd::in_register(b3);
       for (int r = 0; r < 4; ++r) {
         const v16 ar = simd::splat(a0[r * d + k]);
         acc[r][0] += ar * b0;
@@ -54,7 +58,10 @@ void tile_ab_acc_chunk(const float* p, std::int64_t kc, const float* v, std::int
     const float* p0 = p + i * T;
     for (std::int64_t j = 0; j < kc; ++j) {
       v16 vv[NV];
-      for (int x = 0; x < NV; ++x) vv[x] = simd::load(v + j * ldv + col + 16 * x);
+      for (int x = 0; x < NV; ++x) {
+        vv[x] = simd::load(v + j * ldv + col + 16 * x);
+        simd::in_register(vv[x]);
+      }
       for (int r = 0; r < 4; ++r) {
         const v16 pr = simd::splat(p0[r * T + j]);
         for (int x = 0; x < NV; ++x) acc[r][x] += pr * vv[x];
@@ -107,8 +114,28 @@ void copy_transposed(const float* src, std::int64_t ld, std::int64_t n, std::int
 
 std::int64_t tiles(std::int64_t seq) { return (seq + T - 1) / T; }
 
-std::size_t fwd_per_thread(std::int64_t d) { return static_cast<std::size_t>(192 * d + 4224); }
-std::size_t bwd_per_thread(std::int64_t d) { return static_cast<std::size_t>(384 * d + 8320); }
+std::size_t fwd_per_thread(std::int64_t d) { return static_cast<std::size_t>(128 * d + 4224); }
+std::size_t bwd_per_thread(std::int64_t d) { return static_cast<std::size_t>(256 * d + 8320); }
+
+// Floats of the transposed, tile-packed copy of a [batch, seq, heads, d] operand:
+// [batch, heads, tiles, d, T], zero-padded past seq.
+std::size_t packed_size(std::int64_t batch, std::int64_t heads, std::int64_t seq, std::int64_t d) {
+  return static_cast<std::size_t>(batch * heads * ((seq + T - 1) / T) * d * T);
+}
+
+// Packs src (token stride ld, head stride d) transposed per tile into dst (see packed_size),
+// multiplying by mul. Call inside a parallel region: work-shares over (batch, head, tile).
+void pack_transposed(const float* src, std::int64_t ld, std::int64_t batch, std::int64_t heads,
+                     std::int64_t seq, std::int64_t d, float mul, float* dst) {
+  const std::int64_t nt = (seq + T - 1) / T;
+#pragma omp for schedule(static)
+  for (std::int64_t item = 0; item < batch * heads * nt; ++item) {
+    const std::int64_t tile = item % nt, bh = item / nt;
+    const std::int64_t b = bh / heads, h = bh % heads;
+    const std::int64_t s0 = tile * T, n = std::min(T, seq - s0);
+    copy_transposed(src + (b * seq + s0) * ld + h * d, ld, n, d, mul, dst + item * d * T);
+  }
+}
 
 int usable_threads(std::size_t have, std::size_t shared, std::size_t per_thread, const char* what,
                    std::size_t need_one) {
@@ -139,13 +166,16 @@ void AttentionShape::validate() const {
 
 std::size_t attention_forward_workspace(const AttentionShape& s, int threads) {
   s.validate();
-  return static_cast<std::size_t>(std::max(threads, 1)) * fwd_per_thread(s.head_dim);
+  return static_cast<std::size_t>(std::max(threads, 1)) * fwd_per_thread(s.head_dim) +
+         packed_size(s.batch, s.groups, s.seq, s.head_dim);
 }
 
 std::size_t attention_backward_workspace(const AttentionShape& s, int threads) {
   s.validate();
   return static_cast<std::size_t>(std::max(threads, 1)) * bwd_per_thread(s.head_dim) +
-         static_cast<std::size_t>(s.batch * s.heads * s.seq);
+         static_cast<std::size_t>(s.batch * s.heads * s.seq) +
+         2 * packed_size(s.batch, s.groups, s.seq, s.head_dim) +
+         2 * packed_size(s.batch, s.heads, s.seq, s.head_dim);
 }
 
 void attention_forward(const AttentionShape& s, const float* q, const float* k, const float* v,
@@ -154,18 +184,20 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
   const std::int64_t d = s.head_dim, S = s.seq, H = s.heads, per_group = s.heads / s.groups;
   const std::int64_t ldq = s.q_stride(), ldkv = s.kv_stride(), ldo = s.o_stride();
   const std::size_t per = fwd_per_thread(d);
-  const int nt = usable_threads(workspace_floats, 0, per, "forward", per);
+  const std::size_t packed_k = packed_size(s.batch, s.groups, S, d);
+  const int nt = usable_threads(workspace_floats, packed_k, per, "forward", packed_k + per);
   const std::int64_t nqt = tiles(S);
   const std::int64_t items = s.batch * H * nqt;
   // Scores live in the log2 domain: q is pre-multiplied by scale*log2(e), softmax uses exp2.
   const float qmul = simd::kLog2e / std::sqrt(static_cast<float>(d));
+  float* kt_all = workspace;  // k transposed per tile: [batch, groups, tiles, d, T]
 
 #pragma omp parallel num_threads(nt)
   {
-    float* ws = workspace + per * static_cast<std::size_t>(omp_get_thread_num());
+    pack_transposed(k, ldkv, s.batch, s.groups, S, d, 1.0f, kt_all);
+    float* ws = workspace + packed_k + per * static_cast<std::size_t>(omp_get_thread_num());
     float* qs = ws;             // [T][d]
-    float* kt = qs + T * d;     // [d][T]
-    float* acc = kt + T * d;    // [T][d]
+    float* acc = qs + T * d;    // [T][d]
     float* sc = acc + T * d;    // [T][T] scores, then probabilities
     float* mrow = sc + T * T;   // [T] running max (log2 domain)
     float* lrow = mrow + T;     // [T] running sum of exp2
@@ -183,9 +215,7 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
       std::fill(lrow, lrow + T, 0.0f);
       for (std::int64_t ktile = 0; ktile <= qt; ++ktile) {
         const std::int64_t k0 = ktile * T, nk = std::min(T, S - k0);
-        const float* kbase = k + (b * S + k0) * ldkv + g * d;
-        copy_transposed(kbase, ldkv, nk, d, 1.0f, kt);
-        tile_abt(qs, kt, sc, d);
+        tile_abt(qs, kt_all + ((b * s.groups + g) * nqt + ktile) * d * T, sc, d);
         const bool diagonal = ktile == qt;
         for (std::int64_t i = 0; i < nq; ++i) {
           float* row = sc + i * T;
@@ -235,17 +265,27 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
   const std::int64_t per_group = H / G;
   const std::int64_t ldq = s.q_stride(), ldkv = s.kv_stride(), ldo = s.o_stride();
   const std::size_t per = bwd_per_thread(d);
-  const auto shared = static_cast<std::size_t>(s.batch * H * S);
+  const std::size_t packed_kv = packed_size(s.batch, G, S, d);
+  const std::size_t packed_q = packed_size(s.batch, H, S, d);
+  const auto shared = static_cast<std::size_t>(s.batch * H * S) + 2 * packed_kv + 2 * packed_q;
   const int nt = usable_threads(workspace_floats, shared, per, "backward", shared + per);
   const std::int64_t nqt = tiles(S);
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   const float qmul = simd::kLog2e * scale;
-  float* delta = workspace;  // [batch, heads, seq]: rowsum(dout * out)
+  float* delta = workspace;                          // [batch, heads, seq]: rowsum(dout * out)
+  float* kt_all = delta + s.batch * H * S;           // [batch, groups, tiles, d, T]
+  float* vt_all = kt_all + packed_kv;                // [batch, groups, tiles, d, T]
+  float* qt_all = vt_all + packed_kv;                // [batch, heads, tiles, d, T] q*scale*log2e
+  float* gt_all = qt_all + packed_q;                 // [batch, heads, tiles, d, T] dout
   float* thread_ws = workspace + shared;
 
 #pragma omp parallel num_threads(nt)
   {
     float* ws = thread_ws + per * static_cast<std::size_t>(omp_get_thread_num());
+    pack_transposed(k, ldkv, s.batch, G, S, d, 1.0f, kt_all);
+    pack_transposed(v, ldkv, s.batch, G, S, d, 1.0f, vt_all);
+    pack_transposed(q, ldq, s.batch, H, S, d, qmul, qt_all);
+    pack_transposed(dout, ldo, s.batch, H, S, d, 1.0f, gt_all);
 
 #pragma omp for collapse(2) schedule(static)
     for (std::int64_t bs = 0; bs < s.batch * S; ++bs)
@@ -262,9 +302,7 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
     {
       float* qs = ws;              // [T][d] q * scale * log2e
       float* gs = qs + T * d;      // [T][d] dout
-      float* kt = gs + T * d;      // [d][T]
-      float* vt = kt + T * d;      // [d][T]
-      float* acc = vt + T * d;     // [T][d] dq accumulator
+      float* acc = gs + T * d;     // [T][d] dq accumulator
       float* pt = acc + T * d;     // [T][T] probabilities, then dS
       float* dp = pt + T * T;      // [T][T] dP
       float* lse2 = dp + T * T;    // [T]
@@ -286,10 +324,9 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
         for (std::int64_t ktile = 0; ktile <= qt; ++ktile) {
           const std::int64_t k0 = ktile * T, nk = std::min(T, S - k0);
           const float* kbase = k + (b * S + k0) * ldkv + g * d;
-          copy_transposed(kbase, ldkv, nk, d, 1.0f, kt);
-          copy_transposed(v + (b * S + k0) * ldkv + g * d, ldkv, nk, d, 1.0f, vt);
-          tile_abt(qs, kt, pt, d);
-          tile_abt(gs, vt, dp, d);
+          const std::int64_t packed = ((b * G + g) * nqt + ktile) * d * T;
+          tile_abt(qs, kt_all + packed, pt, d);
+          tile_abt(gs, vt_all + packed, dp, d);
           const bool diagonal = ktile == qt;
           for (std::int64_t i = 0; i < T; ++i) {
             float* prow = pt + i * T;
@@ -316,9 +353,7 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
     {
       float* kc = ws;              // [T][d] k rows
       float* vc = kc + T * d;      // [T][d] v rows
-      float* qt_ = vc + T * d;     // [d][T] q^T * scale * log2e
-      float* gt = qt_ + T * d;     // [d][T] dout^T
-      float* dka = gt + T * d;     // [T][d]
+      float* dka = vc + T * d;     // [T][d]
       float* dva = dka + T * d;    // [T][d]
       float* pt = dva + T * d;     // [T][T] P^T (rows: keys, cols: queries)
       float* dp = pt + T * T;      // [T][T] dP^T, then dS^T
@@ -340,14 +375,13 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
             const std::int64_t q0 = qtile * T, nq = std::min(T, S - q0);
             const float* qbase = q + (b * S + q0) * ldq + h * d;
             const float* gbase = dout + (b * S + q0) * ldo + h * d;
-            copy_transposed(qbase, ldq, nq, d, qmul, qt_);
-            copy_transposed(gbase, ldo, nq, d, 1.0f, gt);
             for (std::int64_t i = 0; i < T; ++i) {
               lse2[i] = i < nq ? lse[(b * H + h) * S + q0 + i] * simd::kLog2e : kInf;
               drow[i] = i < nq ? delta[(b * H + h) * S + q0 + i] : 0.0f;
             }
-            tile_abt(kc, qt_, pt, d);
-            tile_abt(vc, gt, dp, d);
+            const std::int64_t packed = ((b * H + h) * nqt + qtile) * d * T;
+            tile_abt(kc, qt_all + packed, pt, d);
+            tile_abt(vc, gt_all + packed, dp, d);
             const v16 l0 = simd::load(lse2), l1 = simd::load(lse2 + 16),
                       l2 = simd::load(lse2 + 32), l3 = simd::load(lse2 + 48);
             const v16 d0 = simd::load(drow), d1 = simd::load(drow + 16),

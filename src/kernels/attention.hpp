@@ -20,11 +20,13 @@
 // thread count): pass 1 over (b, head, query tile) produces dq; pass 2 over (b, group, key tile)
 // produces dk and dv, looping over the group's heads and the query tiles at or after the key tile.
 //
-// Workspace: attention_*_workspace(shape, threads) floats, 64-byte aligned, caller-owned:
-//   forward:  threads * (192*head_dim + 4224)
-//   backward: threads * (384*head_dim + 8320) + batch*heads*seq
-// (per-thread tiles independent of seq; backward adds one float per query row for
-// rowsum(dout*out)). The kernels use as many threads (<= num_threads()) as the workspace holds.
+// Workspace: attention_*_workspace(shape, threads) floats, caller-owned, with P = the size of a
+// tile-packed transposed operand, P(h) = batch * h * ceil(seq/64) * 64 * head_dim:
+//   forward:  P(groups)                                   + threads * (128*head_dim + 4224)
+//   backward: 2*P(groups) + 2*P(heads) + batch*heads*seq  + threads * (256*head_dim + 8320)
+// i.e. per-thread tiles independent of seq plus copies of k (and v, q, dout) transposed per
+// tile, packed once per call so the score micro-kernel streams contiguous memory. All terms
+// are linear in seq. The kernels use as many threads (<= num_threads()) as the workspace holds.
 #pragma once
 
 #include <cstddef>

@@ -20,7 +20,17 @@ inline v16 load(const float* p) {
   return v;
 }
 inline void store(float* p, v16 v) { std::memcpy(p, &v, sizeof(v)); }
-inline v16 splat(float x) { return v16{} + x; }
+inline v16 splat(float x) { return v16{x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
+
+// Pins a value in a vector register: stops the compiler from folding a reused load into every
+// FMA as a memory operand (which makes register-blocked micro-kernels load-bound).
+inline void in_register(v16& v) {
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__AVX512F__)
+  asm("" : "+v"(v));
+#else
+  (void)v;
+#endif
+}
 
 inline float hsum(v16 v) {
   float s = 0.0f;

@@ -72,15 +72,19 @@ TEST(KernelAttention, DeterministicAcrossThreadCounts) {
 }
 
 TEST(KernelAttention, WorkspaceIsLinearInSequenceLength) {
-  AttentionShape s{.batch = 2, .seq = 1024, .heads = 8, .groups = 2, .head_dim = 64};
-  const std::size_t f1 = attention_forward_workspace(s, 4), b1 = attention_backward_workspace(s, 4);
-  s.seq = 8192;
-  const std::size_t f8 = attention_forward_workspace(s, 4), b8 = attention_backward_workspace(s, 4);
-  EXPECT_EQ(f1, f8);  // forward: per-thread tiles only
-  // backward: tiles + one float per (batch, head, query): grows exactly linearly.
-  EXPECT_EQ(b8 - b1, static_cast<std::size_t>(2 * 8 * (8192 - 1024)));
-  // Far below a single [s x s] score matrix.
-  EXPECT_LT(b8, static_cast<std::size_t>(8192) * 8192 / 16);
+  // Workspace = per-thread tiles (independent of seq) + seq-linear terms (tile-packed transposed
+  // copies of q, k, v, dout and one float per query row). Equal steps in seq add equal amounts.
+  auto ws = [](std::int64_t seq, bool backward) {
+    AttentionShape s{.batch = 2, .seq = seq, .heads = 8, .groups = 2, .head_dim = 64};
+    return static_cast<double>(backward ? attention_backward_workspace(s, 4)
+                                        : attention_forward_workspace(s, 4));
+  };
+  for (bool bwd : {false, true}) {
+    EXPECT_EQ(ws(2048, bwd) - ws(1024, bwd), ws(3072, bwd) - ws(2048, bwd));
+    EXPECT_EQ(ws(8192, bwd) - ws(4096, bwd), 4 * (ws(2048, bwd) - ws(1024, bwd)));
+    // A single [s x s] score matrix per (batch, head) would be 2*8*8192*8192 floats.
+    EXPECT_LT(ws(8192, bwd), 2.0 * 8 * 8192 * 8192 / 32);
+  }
 }
 
 TEST(KernelAttention, FusedQkvStridesAndTooSmallWorkspace) {
