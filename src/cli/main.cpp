@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "primus 0.1.0");
   primus::cli::register_config_command(app);
   primus::cli::register_train_command(app);
+  primus::cli::register_migrate_command(app);
   try {
     // Everything after --megatron-args is a pasted Megatron flag list, not options of ours.
     std::vector<std::string> args;

@@ -1,0 +1,74 @@
+#include "migrate/architecture_keys.hpp"
+
+#include <algorithm>
+
+namespace primus::migrate {
+
+namespace {
+
+const std::vector<std::string> kCore{
+    "num_layers", "hidden_size", "ffn_hidden_size", "num_attention_heads", "kv_channels", "group_query_attention",
+    "num_query_groups", "normalization", "norm_epsilon", "apply_layernorm_1p", "swiglu", "squared_relu",
+    "openai_gelu", "quick_geglu", "add_bias_linear", "add_qkv_bias", "qk_layernorm",
+    "apply_residual_connection_post_layernorm", "untie_embeddings_and_output_weights", "position_embedding_type",
+    "multi_latent_attention", "num_experts", "window_size", "softmax_type", "mtp_num_layers"};
+const std::vector<std::string> kRope{"rotary_base", "rotary_percent", "rotary_interleaved", "use_rope_scaling",
+                                     "rope_scaling_factor", "no_rope_freq"};
+const std::vector<std::string> kExperts{"moe_ffn_hidden_size", "moe_layer_freq", "moe_router_topk",
+                                        "moe_shared_expert_intermediate_size", "moe_router_score_function",
+                                        "moe_router_pre_softmax", "moe_router_num_groups", "moe_router_group_topk",
+                                        "moe_router_topk_scaling_factor", "moe_router_enable_expert_bias"};
+const std::vector<std::string> kLatent{"q_lora_rank", "kv_lora_rank", "qk_head_dim", "qk_pos_emb_head_dim",
+                                       "v_head_dim", "rotary_scaling_factor", "mscale", "mscale_all_dim"};
+
+bool flag(const ValueMap& m, const char* key) {
+  auto it = m.find(key);
+  return it != m.end() && it->second.is_bool() && it->second.as_bool();
+}
+bool set(const ValueMap& m, const char* key) {
+  auto it = m.find(key);
+  return it != m.end() && !it->second.is_null();
+}
+bool rope(const ValueMap& m) {
+  auto it = m.find("position_embedding_type");
+  return it != m.end() && it->second.is_string() &&
+         (it->second.as_string() == "rope" || it->second.as_string() == "mrope");
+}
+
+}  // namespace
+
+const std::vector<std::string>& architecture_keys() {
+  static const std::vector<std::string> all = [] {
+    std::vector<std::string> out = kCore;
+    for (const auto* group : {&kRope, &kExperts, &kLatent}) out.insert(out.end(), group->begin(), group->end());
+    return out;
+  }();
+  return all;
+}
+
+bool is_architecture_key(const std::string& key) {
+  const auto& all = architecture_keys();
+  return std::find(all.begin(), all.end(), key) != all.end();
+}
+
+std::vector<std::string> relevant_architecture_keys(const ValueMap& a, const ValueMap& b) {
+  std::vector<std::string> out = kCore;
+  if (rope(a) || rope(b) || flag(a, "multi_latent_attention") || flag(b, "multi_latent_attention"))
+    out.insert(out.end(), kRope.begin(), kRope.end());
+  if (set(a, "num_experts") || set(b, "num_experts")) out.insert(out.end(), kExperts.begin(), kExperts.end());
+  if (flag(a, "multi_latent_attention") || flag(b, "multi_latent_attention"))
+    out.insert(out.end(), kLatent.begin(), kLatent.end());
+  return out;
+}
+
+std::vector<std::string> architecture_differences(const ValueMap& a, const ValueMap& b) {
+  std::vector<std::string> out;
+  for (const auto& key : relevant_architecture_keys(a, b)) {
+    auto x = a.find(key), y = b.find(key);
+    bool equal = (x == a.end() || y == b.end()) ? (x == a.end()) == (y == b.end()) : x->second == y->second;
+    if (!equal) out.push_back(key);
+  }
+  return out;
+}
+
+}  // namespace primus::migrate

@@ -1,0 +1,26 @@
+// The keys that make a model what it is — shapes, attention, normalization, activation, position
+// embedding, experts, latent attention. A zoo preset matches a script when all of these that
+// apply to the two models are equal; everything else (sequence length, fusions, dropout, the
+// tokenizer, training settings) is the run's choice and goes to the experiment's overrides.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "migrate/megatron_reading.hpp"
+
+namespace primus::migrate {
+
+const std::vector<std::string>& architecture_keys();
+
+bool is_architecture_key(const std::string& key);
+
+// The architecture keys that mean something for models `a` and `b`: expert keys only when
+// either has experts, latent-attention keys only with multi-latent attention, rope keys only
+// with rotary embeddings.
+std::vector<std::string> relevant_architecture_keys(const ValueMap& a, const ValueMap& b);
+
+// Keys of `relevant_architecture_keys(a, b)` whose values differ.
+std::vector<std::string> architecture_differences(const ValueMap& a, const ValueMap& b);
+
+}  // namespace primus::migrate

@@ -1,0 +1,284 @@
+#include "migrate/migration.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "config/config_paths.hpp"
+#include "config/experiment_file.hpp"
+#include "config/preset_loader.hpp"
+#include "config/schema.hpp"
+#include "core/error.hpp"
+#include "migrate/architecture_keys.hpp"
+#include "migrate/atomic_file.hpp"
+#include "migrate/megatron_reading.hpp"
+#include "migrate/migration_yaml.hpp"
+#include "migrate/preset_match.hpp"
+#include "migrate/scratch_dir.hpp"
+
+namespace fs = std::filesystem;
+
+namespace primus::migrate {
+
+namespace {
+
+constexpr int kMaxRounds = 4;
+
+// Each key before derivation on Primus' side: trainer defaults, then the model preset chain.
+struct PrimusGiven {
+  ValueMap values;
+  std::map<std::string, config::Origin> origins;
+};
+
+PrimusGiven primus_given(const std::string& model, const fs::path& model_dir) {
+  const config::Schema& schema = config::Schema::instance();
+  config::Layer merged =
+      config::load_preset_chain({"pre_trainer.yaml", {}, config::builtin_modules_dir(), "", config::Origin::Kind::kDefault})
+          .layer;
+  merged.merge_from(
+      config::load_preset_chain({model, model_dir, config::builtin_models_dir(), "", config::Origin::Kind::kPreset}).layer);
+  PrimusGiven out;
+  for (const auto& spec : schema.all()) {
+    if (const config::Setting* s = merged.find(spec.key)) {
+      out.values[spec.key] = schema.coerce(spec, s->value, s->origin);
+      out.origins[spec.key] = s->origin;
+    } else {
+      out.values[spec.key] = schema.coerce(spec, spec.effective_default(), config::Origin{});
+      out.origins[spec.key] = config::Origin{};
+    }
+  }
+  return out;
+}
+
+// The conversions the resolver applies to Megatron's deprecated spellings.
+struct Alias {
+  const char* key;
+  const char* flag;
+  const char* target;
+};
+constexpr Alias kAliases[] = {{"use_rotary_position_embeddings", "--use-rotary-position-embeddings", "position_embedding_type"},
+                              {"recompute_activations", "--recompute-activations", "recompute_granularity"}};
+
+std::string no_effect_suffix(const std::string& key) {
+  const config::ArgumentSpec* spec = config::Schema::instance().find(key);
+  return spec && !spec->acted_on ? " (no effect on this engine)" : "";
+}
+
+// Why a key the script did not set is written.
+std::string comment_for(const std::string& key, const MegatronReading& megatron, const config::Layer& flags,
+                        const PrimusGiven& given, const std::string& model) {
+  std::string comment;
+  for (const auto& a : kAliases)
+    if (key == a.target && flags.find(a.key)) comment = fmt::format("from {}", a.flag);
+  if (comment.empty() && !flags.find(key)) {
+    const config::Origin& mo = megatron.resolved.values.at(key).origin;
+    if (mo.kind == config::Origin::Kind::kDerived) {
+      comment = fmt::format("Megatron-LM derives it ({})", mo.detail);
+    } else {
+      const config::Origin& po = given.origins.at(key);
+      std::string theirs = given.values.at(key).to_yaml();
+      comment = po.kind == config::Origin::Kind::kPreset
+                    ? fmt::format("Megatron-LM default; {} sets {}", model, theirs)
+                    : fmt::format("Megatron-LM default; Primus' default is {}", theirs);
+    }
+  }
+  std::string suffix = no_effect_suffix(key);
+  if (comment.empty() && !suffix.empty()) return suffix.substr(2, suffix.size() - 3);
+  return comment + suffix;
+}
+
+// A model preset for an architecture no zoo preset has: the family base and the keys that differ.
+std::vector<OverrideEntry> new_preset_keys(const MegatronReading& megatron, const std::string& base,
+                                           const fs::path& trial_dir, const std::string& preset_name,
+                                           const std::vector<std::string>& header) {
+  ValueMap base_values = resolve_preset_values(config::find_config_file(base, {config::builtin_models_dir()}).value(),
+                                               trial_dir);
+  std::map<std::string, config::Value> keys;
+  for (const auto& key : architecture_differences(megatron.final_values, base_values)) {
+    // Values Megatron derives itself (kv_channels, moe_ffn_hidden_size, ...) are derived here too.
+    if (megatron.given.at(key).is_null() && megatron.resolved.values.at(key).origin.kind == config::Origin::Kind::kDerived)
+      continue;
+    keys[key] = megatron.final_values.at(key);
+  }
+  for (int round = 0; round < kMaxRounds; ++round) {
+    PresetText text{header, base, {}};
+    for (const auto& [k, v] : keys) text.keys.push_back({k, v, ""});
+    write_file_atomically(trial_dir / preset_name, render_preset(text));
+    ValueMap resolved = resolve_preset_values(trial_dir / preset_name, trial_dir);
+    auto remaining = architecture_differences(megatron.final_values, resolved);
+    if (remaining.empty()) return text.keys;
+    bool changed = false;
+    for (const auto& key : remaining)
+      if (!keys.count(key) || !(keys[key] == megatron.final_values.at(key))) {
+        keys[key] = megatron.final_values.at(key);
+        changed = true;
+      }
+    if (!changed) break;
+  }
+  fail("cannot express this architecture as a preset on {}: keys still differ after {} rounds", base, kMaxRounds);
+}
+
+std::string unknown_list(const std::vector<UnknownFlag>& unknown) {
+  std::string out;
+  for (const auto& u : unknown) out += (out.empty() ? "" : ", ") + u.text() + u.suggestion;
+  return out;
+}
+
+std::string layout_text(const LaunchCommand& launch) {
+  const ProcessLayout& l = launch.layout;
+  return fmt::format("{} process{} ({} node{} x {}; {})", l.world_size(), l.world_size() == 1 ? "" : "es", l.nodes,
+                     l.nodes == 1 ? "" : "s", l.processes_per_node, l.source);
+}
+
+}  // namespace
+
+MigrationResult migrate(const MigrationRequest& request) {
+  MigrationResult result;
+  result.world_size = request.launch.layout.world_size();
+  MegatronFlags flags = read_megatron_flags(request.launch.training_args);
+  result.unknown = flags.unknown;
+  if (!flags.unknown.empty() && !request.keep_unknown)
+    fail("{} argument(s) unknown to Megatron-LM's argument table: {}; fix or remove them, or pass --keep-unknown "
+         "to carry them along as comments",
+         flags.unknown.size(), unknown_list(flags.unknown));
+  MegatronReading megatron = read_on_megatron_defaults(flags.layer, result.world_size);
+  for (const auto& a : kAliases)
+    if (flags.layer.find(a.key) && megatron.final_values.at(a.key) == config::Value{true})
+      result.conversions.push_back(
+          fmt::format("{} -> {}: {}", a.flag, a.target, megatron.final_values.at(a.target).to_yaml()));
+
+  ScratchDir scratch;
+  fs::path trial = scratch.path();
+  PresetMatch match = match_preset(megatron.final_values, trial);
+
+  // Names of the files to write.
+  std::string preset_name, stem;
+  std::vector<std::string> preset_header;
+  if (match.exact()) {
+    result.zoo_match = true;
+    result.model = match.best().name;
+    size_t arch = relevant_architecture_keys(megatron.final_values, match.best().values).size();
+    result.match_explanation = fmt::format("zoo preset; all {} architecture keys equal", arch);
+    stem = request.name.empty() ? fs::path(result.model).stem().string() + "-pretrain" : request.name;
+  } else {
+    std::string base = request.name.empty() ? request.default_stem : request.name;
+    preset_name = base + "_model.yaml";
+    stem = base + "-pretrain";
+    result.model = preset_name;
+    result.match_explanation =
+        fmt::format("new preset on {}; no zoo preset matches: {}", match.family_base, match.explain_closest(megatron.final_values));
+    preset_header = {fmt::format("Model preset written by `primus migrate` from {}.", request.source),
+                     fmt::format("No zoo preset has this architecture ({}),", match.explain_closest(megatron.final_values)),
+                     fmt::format("so it is {} with the keys that differ below.", match.family_base)};
+  }
+  std::vector<OverrideEntry> preset_keys;
+  if (!preset_name.empty())
+    preset_keys = new_preset_keys(megatron, match.family_base, trial, preset_name, preset_header);
+
+  // The overrides: start from the keys given differently, then let the resolver show what remains.
+  PrimusGiven given = primus_given(result.model, trial);
+  std::map<std::string, config::Value> overrides;
+  for (const auto& [key, value] : megatron.given) {
+    if (!is_compared_key(key) || is_converted_alias(key)) continue;
+    const config::Value& theirs = given.values.at(key);
+    if (!(value == theirs) && !(megatron.final_values.at(key) == theirs)) overrides[key] = value;
+  }
+  fs::path experiment_name = stem + ".yaml";
+  ExperimentText text;
+  text.exp_name = stem;
+  text.model = result.model;
+  text.header = {
+      fmt::format("Migrated from {} by `primus migrate`.", request.source),
+      fmt::format("Launch: {}", request.launch.describe()),
+      fmt::format("  -> {}.", layout_text(request.launch)),
+      fmt::format("Resolve it for that layout: primus config show --config {} --world-size {}",
+                  (request.output_dir / experiment_name).string(), result.world_size),
+      fmt::format("Model: {} ({}).", result.model, result.zoo_match ? result.match_explanation : "written alongside"),
+      "The overrides hold only what differs from the model preset and Primus' trainer defaults",
+      "(pre_trainer.yaml), including the Megatron-LM defaults the script relied on."};
+  for (const auto& u : flags.unknown)
+    text.trailing.push_back(fmt::format("unknown to this engine, kept from the script: {}", u.text()));
+
+  auto render = [&] {
+    text.overrides.clear();
+    for (const auto& [k, v] : overrides)
+      text.overrides.push_back({k, v, comment_for(k, megatron, flags.layer, given, result.model)});
+    return render_experiment(text);
+  };
+  ProofResult proof;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    write_file_atomically(trial / experiment_name, render());
+    config::ResolveOptions options;
+    options.config = trial / experiment_name;
+    options.world_size = result.world_size;
+    proof = prove_lossless(megatron.final_values, config::resolve(options));
+    if (proof.lossless()) break;
+    bool changed = false;
+    for (const auto& d : proof.differences)
+      if (!overrides.count(d.key) || !(overrides[d.key] == d.megatron)) {
+        overrides[d.key] = d.megatron;
+        changed = true;
+      }
+    if (!changed) break;
+  }
+  result.override_count = overrides.size();
+
+  // Write the files, then prove what was written.
+  fs::create_directories(request.output_dir);
+  if (!preset_name.empty()) {
+    result.preset_file = request.output_dir / preset_name;
+    write_file_atomically(*result.preset_file, render_preset({preset_header, match.family_base, preset_keys}));
+  }
+  result.experiment_file = request.output_dir / experiment_name;
+  write_file_atomically(result.experiment_file, render());
+  config::ResolveOptions options;
+  options.config = result.experiment_file;
+  options.world_size = result.world_size;
+  result.resolved = config::resolve(options);
+  result.proof = prove_lossless(megatron.final_values, result.resolved);
+  return result;
+}
+
+std::string summarize(const MigrationRequest& request, const MigrationResult& r) {
+  auto v = [&](const char* key) { return r.resolved.at(key).value; };
+  auto i = [&](const char* key) { return v(key).is_null() ? int64_t(0) : v(key).as_int(); };
+  std::string out;
+  out += fmt::format("wrote      {}{}\n", r.experiment_file.string(),
+                     r.preset_file ? " and " + r.preset_file->string() : "");
+  out += fmt::format("proof      {}\n", r.proof.describe());
+  out += fmt::format("model      {} ({})\n", r.model, r.match_explanation);
+  out += fmt::format("           {} layers, hidden {}, ffn {}, {} heads / {} query groups{}, seq {}\n", i("num_layers"),
+                     i("hidden_size"), i("ffn_hidden_size"), i("num_attention_heads"), i("num_query_groups"),
+                     v("num_experts").is_null() ? "" : fmt::format(", {} experts top-{}", i("num_experts"), i("moe_router_topk")),
+                     i("seq_length"));
+  out += fmt::format("layout     {}\n", layout_text(request.launch));
+  out += fmt::format("           TP {} x PP {} x CP {} x DP {}, EP {}, sequence parallel {}\n",
+                     i("tensor_model_parallel_size"), i("pipeline_model_parallel_size"), i("context_parallel_size"),
+                     i("data_parallel_size"), i("expert_model_parallel_size"), v("sequence_parallel").to_yaml());
+  out += fmt::format("batches    micro {}, global {} -> {} micro-batches per step; {} iterations\n",
+                     i("micro_batch_size"), i("global_batch_size"), i("num_micro_batches"),
+                     v("train_iters").is_null() ? std::string("(samples)") : v("train_iters").to_yaml());
+  std::string data = v("mock_data").as_bool() ? std::string("mock data (synthetic tokens)")
+                     : !v("data_path").is_null() ? "data_path " + v("data_path").to_yaml() + ", split " + v("split").to_display()
+                     : !v("train_data_path").is_null() ? "train_data_path " + v("train_data_path").to_yaml()
+                                                       : std::string("none given");
+  out += fmt::format("data       {}; tokenizer {} {}\n", data, v("tokenizer_type").to_display(),
+                     v("tokenizer_model").to_display());
+  if (!r.conversions.empty()) {
+    std::string c;
+    for (const auto& x : r.conversions) c += (c.empty() ? "" : ", ") + x;
+    out += fmt::format("converted  {}\n", c);
+  }
+  if (!r.resolved.without_effect.empty()) {
+    std::string keys;
+    for (const auto& k : r.resolved.without_effect) keys += (keys.empty() ? "" : ", ") + k;
+    out += fmt::format("no effect  accepted, no effect on this engine: {}\n", keys);
+  }
+  if (!r.unknown.empty()) out += fmt::format("unknown    kept as comments: {}\n", unknown_list(r.unknown));
+  out += fmt::format("check      primus config show --config {} --world-size {}\n", r.experiment_file.string(),
+                     r.world_size);
+  return out;
+}
+
+}  // namespace primus::migrate
