@@ -92,8 +92,9 @@ std::string comment_for(const std::string& key, const MegatronReading& megatron,
 std::vector<OverrideEntry> new_preset_keys(const MegatronReading& megatron, const std::string& base,
                                            const fs::path& trial_dir, const std::string& preset_name,
                                            const std::vector<std::string>& header) {
-  ValueMap base_values = resolve_preset_values(config::find_config_file(base, {config::builtin_models_dir()}).value(),
-                                               trial_dir);
+  // A family base need not resolve on its own (llama3_base has GQA without a group count): compare
+  // with its keys as given, then let the resolver check the new preset.
+  ValueMap base_values = primus_given(base, config::builtin_models_dir()).values;
   std::map<std::string, config::Value> keys;
   for (const auto& key : architecture_differences(megatron.final_values, base_values)) {
     // Values Megatron derives itself (kv_channels, moe_ffn_hidden_size, ...) are derived here too.
@@ -221,6 +222,27 @@ MigrationResult migrate(const MigrationRequest& request) {
         changed = true;
       }
     if (!changed) break;
+  }
+  // Drop what the resolver derives the same way anyway (sequence_parallel with TP 1, ...): keys
+  // the script did not set, whose removal keeps the proof lossless.
+  if (proof.lossless()) {
+    std::vector<std::string> candidates;
+    for (const auto& [key, value] : overrides)
+      if (!flags.layer.find(key)) candidates.push_back(key);
+    for (const auto& key : candidates) {
+      config::Value kept = overrides[key];
+      overrides.erase(key);
+      write_file_atomically(trial / experiment_name, render());
+      config::ResolveOptions options;
+      options.config = trial / experiment_name;
+      options.world_size = result.world_size;
+      bool still_lossless = false;
+      try {
+        still_lossless = prove_lossless(megatron.final_values, config::resolve(options)).lossless();
+      } catch (const Error&) {
+      }
+      if (!still_lossless) overrides[key] = kept;
+    }
   }
   result.override_count = overrides.size();
 

@@ -1,0 +1,6 @@
+#!/bin/bash
+# Test input for `primus migrate`: a launch with flags no Megatron-LM version knows.
+torchrun --nproc_per_node 1 pretrain_gpt.py --num-layers 2 --hidden-size 256 --num-attention-heads 4 \
+    --seq-length 128 --max-position-embeddings 128 --micro-batch-size 1 --global-batch-size 1 \
+    --train-iters 5 --lr 1e-4 --mock-data --tokenizer-type NullTokenizer --vocab-size 1000 \
+    --use-fancy-kernels --hiden-size 256
