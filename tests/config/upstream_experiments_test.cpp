@@ -19,6 +19,8 @@ YAML::Node expected_values() {
 
 std::vector<std::string> upstream_files() {
   std::vector<std::string> names;
+  // A missing ../shared must not break test discovery; AllSeventeenArePresent then fails.
+  if (!std::filesystem::is_directory(upstream_dir())) return names;
   for (const auto& e : std::filesystem::directory_iterator(upstream_dir()))
     if (e.path().extension() == ".yaml") names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
@@ -75,6 +77,8 @@ INSTANTIATE_TEST_SUITE_P(Files, UpstreamExperiment, ::testing::ValuesIn(upstream
   return n;
 });
 
-TEST(UpstreamExperimentSet, AllSeventeenArePresent) { EXPECT_EQ(upstream_files().size(), 17u); }
+TEST(UpstreamExperimentSet, AllSeventeenArePresent) {
+  EXPECT_EQ(upstream_files().size(), 17u) << "upstream examples expected in " << upstream_dir();
+}
 
 }  // namespace
