@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   primus::cli::register_config_command(app);
   primus::cli::register_train_command(app);
   primus::cli::register_migrate_command(app);
+  primus::cli::register_data_command(app);
   try {
     // Everything after --megatron-args is a pasted Megatron flag list, not options of ours.
     std::vector<std::string> args;

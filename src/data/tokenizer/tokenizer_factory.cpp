@@ -41,27 +41,35 @@ std::string resolve_tokenizer_json(const std::string& model) {
     fail("tokenizer_model '{}': folder has no tokenizer.json", model);
   }
   const auto slash = model.find('/');
-  const std::string hub = hub_dir();
   if (slash != std::string::npos && slash > 0 && model.find('/', slash + 1) == std::string::npos &&
       model[0] != '.') {
-    const fs::path repo = fs::path(hub) / ("models--" + model.substr(0, slash) + "--" + model.substr(slash + 1));
-    // Prefer the snapshot refs/main points to, else any snapshot (sorted, for determinism).
-    std::vector<fs::path> candidates;
-    std::ifstream ref(repo / "refs" / "main");
-    std::string rev;
-    if (ref && std::getline(ref, rev) && !rev.empty()) candidates.push_back(repo / "snapshots" / rev / "tokenizer.json");
-    if (fs::is_directory(repo / "snapshots", ec)) {
-      std::vector<fs::path> snaps;
-      for (const auto& e : fs::directory_iterator(repo / "snapshots", ec)) snaps.push_back(e.path() / "tokenizer.json");
-      std::sort(snaps.begin(), snaps.end());
-      candidates.insert(candidates.end(), snaps.begin(), snaps.end());
+    // The standard cache first, then the project's own assets (scripts/fetch_assets.sh).
+    std::vector<std::string> hubs = {hub_dir()};
+    const fs::path project_hub = fs::current_path(ec) / "assets" / "hf_home" / "hub";
+    if (!ec && fs::is_directory(project_hub, ec) && fs::path(hubs[0]) != project_hub) hubs.push_back(project_hub.string());
+    const std::string dir_name = "models--" + model.substr(0, slash) + "--" + model.substr(slash + 1);
+    std::string looked;
+    for (const auto& hub : hubs) {
+      const fs::path repo = fs::path(hub) / dir_name;
+      // Prefer the snapshot refs/main points to, else any snapshot (sorted, for determinism).
+      std::vector<fs::path> candidates;
+      std::ifstream ref(repo / "refs" / "main");
+      std::string rev;
+      if (ref && std::getline(ref, rev) && !rev.empty()) candidates.push_back(repo / "snapshots" / rev / "tokenizer.json");
+      if (fs::is_directory(repo / "snapshots", ec)) {
+        std::vector<fs::path> snaps;
+        for (const auto& e : fs::directory_iterator(repo / "snapshots", ec)) snaps.push_back(e.path() / "tokenizer.json");
+        std::sort(snaps.begin(), snaps.end());
+        candidates.insert(candidates.end(), snaps.begin(), snaps.end());
+      }
+      for (const auto& c : candidates) {
+        if (fs::is_regular_file(c, ec)) return c.string();
+      }
+      looked += (looked.empty() ? "" : " and ") + (repo / "snapshots" / "*" / "tokenizer.json").string();
     }
-    for (const auto& c : candidates) {
-      if (fs::is_regular_file(c, ec)) return c.string();
-    }
-    fail("tokenizer_model '{}': not a local file or folder, and no {}/snapshots/*/tokenizer.json "
-         "(HF cache {}; set HF_HOME, or run scripts/fetch_assets.sh and use HF_HOME=assets/hf_home)",
-         model, repo.string(), hub);
+    fail("tokenizer_model '{}': not a local file or folder, and no {} (set HF_HOME to a Hugging Face "
+         "cache holding it, or run scripts/fetch_assets.sh from the repository root)",
+         model, looked);
   }
   fail("tokenizer_model '{}': no such file or folder (and not a Hugging Face id ORG/NAME)", model);
 }

@@ -4,8 +4,8 @@
 //   NullTokenizer → NullTokenizer(vocab_size).
 // tokenizer_model is a tokenizer.json file, a folder holding one, or a Hugging Face id looked up
 // offline in $HF_HOME/hub/models--ORG--NAME/snapshots/*/tokenizer.json (HF_HOME defaults to
-// ~/.cache/huggingface; HF_HUB_CACHE overrides the hub folder). A miss is one line saying where
-// it looked.
+// ~/.cache/huggingface; HF_HUB_CACHE overrides the hub folder), then in ./assets/hf_home/hub where
+// scripts/fetch_assets.sh puts the project's tokenizers. A miss is one line saying where it looked.
 #pragma once
 
 #include <cstdint>
