@@ -15,8 +15,13 @@
 #include "core/rng.hpp"
 #include "core/threads.hpp"
 #include "core/timer.hpp"
+#include "kernels/activation.hpp"
 #include "kernels/attention.hpp"
+#include "kernels/cross_entropy.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/optimizer.hpp"
+#include "kernels/rmsnorm.hpp"
+#include "kernels/rope.hpp"
 
 using namespace primus;
 using namespace primus::kernels;
@@ -113,5 +118,63 @@ int main(int argc, char** argv) {
   std::printf("  forward  %8.2f ms  %6.1f GFLOP/s\n", tf * 1e3, fwd_flops / tf * 1e-9);
   std::printf("  backward %8.2f ms  %6.1f GFLOP/s\n", tb * 1e3, 2.5 * fwd_flops / tb * 1e-9);
   std::printf("  workspace %.1f MiB\n", double(ws) * 4 / (1 << 20));
+
+  // Memory-bound kernels: time and effective bandwidth (bytes each kernel must move).
+  std::printf("\n%-28s %10s %10s\n", "kernel", "ms", "GB/s");
+  const auto row = [&](const char* name, double bytes, auto&& fn) {
+    const double t = best_seconds(reps, fn);
+    std::printf("%-28s %10.3f %10.1f\n", name, t * 1e3, bytes / t * 1e-9);
+  };
+  const std::int64_t T = tokens, hid = 512, ffn = 1408, vocab = 32000;
+  AlignedBuffer<float> x(T * 2 * ffn), y(T * 2 * ffn), w(2 * ffn), rstd(T), nws(32 * 2 * ffn);
+  rng.fill_normal(x.data(), x.size(), 0, 1);
+  rng.fill_normal(w.data(), w.size(), 1, 0.1f);
+  row("rmsnorm fwd [T,512]", 8.0 * T * hid,
+      [&] { rmsnorm_forward(x.data(), w.data(), y.data(), rstd.data(), T, hid, 1e-5f); });
+  row("rmsnorm bwd [T,512]", 12.0 * T * hid, [&] {
+    rmsnorm_backward(x.data(), x.data(), w.data(), rstd.data(), y.data(), w.data() + hid, T, hid,
+                     nws.data());
+  });
+  row("swiglu fwd [T,2*1408]", 12.0 * T * ffn,
+      [&] { swiglu_forward(x.data(), y.data(), T, ffn); });
+  row("swiglu bwd [T,2*1408]", 20.0 * T * ffn,
+      [&] { swiglu_backward(x.data(), x.data(), y.data(), T, ffn); });
+  RopeConfig rc;
+  rc.head_dim = 64;
+  rc.base = 500000.0f;
+  AlignedBuffer<float> table(rope_table_size(rc, seq));
+  rope_tables(rc, seq, table.data());
+  row("rope fwd q [T,8,64]", 8.0 * T * hid,
+      [&] { rope_forward(x.data(), table.data(), T / seq, seq, 8, hid, rc, seq); });
+  {
+    AlignedBuffer<float> logits(T * vocab), losses(T), lse(T), dl(T);
+    AlignedBuffer<std::int32_t> tgt(T);
+    for (std::int64_t t = 0; t < T; ++t) {
+      tgt[t] = static_cast<std::int32_t>((t * 7919) % vocab);
+      dl[t] = 1.0f / static_cast<float>(T);
+    }
+    rng.fill_normal(logits.data(), logits.size(), 0, 1);
+    row("cross-entropy fwd [T,32000]", 4.0 * T * vocab, [&] {
+      cross_entropy_forward(logits.data(), tgt.data(), losses.data(), lse.data(), T, vocab, vocab);
+    });
+    row("cross-entropy bwd in place", 8.0 * T * vocab, [&] {
+      cross_entropy_backward(logits.data(), lse.data(), tgt.data(), dl.data(), logits.data(), T,
+                             vocab, vocab);
+    });
+  }
+  {
+    const std::int64_t n = 56'000'000;  // tiny_llama's parameter count
+    AlignedBuffer<float> p(n), g(n), m(n), v(n);
+    AlignedBuffer<bf16> pb(n);
+    std::int64_t step = 0;
+    row("adamw 56M params", 28.0 * n, [&] {
+      adamw_step(p.data(), g.data(), m.data(), v.data(), n,
+                 AdamWParams{.lr = 1e-3f, .weight_decay = 0.1f, .step = ++step});
+    });
+    row("adamw 56M + bf16 copy", 30.0 * n, [&] {
+      adamw_step(p.data(), g.data(), m.data(), v.data(), n,
+                 AdamWParams{.lr = 1e-3f, .weight_decay = 0.1f, .step = ++step}, pb.data());
+    });
+  }
   return 0;
 }

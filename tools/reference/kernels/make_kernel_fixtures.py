@@ -217,6 +217,26 @@ def grad_norm():
                         "b_clipped": tb})
 
 
+def router_case(name, tokens, experts, k, score, pre, sf):
+    logits = leaf(randn(tokens, experts))
+    if score == "softmax" and pre:
+        s = torch.softmax(logits, -1)
+        probs, idx = torch.topk(s, k, dim=-1)
+    elif score == "softmax":
+        top, idx = torch.topk(logits, k, dim=-1)
+        probs = torch.softmax(top, -1)
+    else:
+        s = torch.sigmoid(logits)
+        probs, idx = torch.topk(s, k, dim=-1)
+        if k > 1:
+            probs = probs / (probs.sum(-1, keepdim=True) + 1e-20)
+    probs = probs * sf
+    dprobs = rounded(randn(tokens, k))
+    probs.backward(dprobs)
+    write(name, {"logits": logits, "probs": probs, "indices": idx.int(), "dprobs": dprobs,
+                 "dlogits": logits.grad})
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(1234)
@@ -238,6 +258,9 @@ def main():
     adamw()
     sgd()
     grad_norm()
+    router_case("router_softmax", 24, 8, 2, "softmax", False, 1.0)
+    router_case("router_pre_softmax", 24, 8, 2, "softmax", True, 1.0)
+    router_case("router_sigmoid", 24, 16, 3, "sigmoid", False, 2.5)
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print(f"total {total} bytes")
     return 0

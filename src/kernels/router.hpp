@@ -1,0 +1,39 @@
+// MoE top-k router scores (Megatron TopKRouter, moe_utils.topk_softmax_with_capacity without
+// capacity dropping or group-limited routing): given router logits [tokens, experts], pick k
+// experts per token and their combine weights.
+//   Softmax, post (default):  idx = topk(logits);  probs = softmax(logits[idx])
+//   Softmax, pre (--moe-router-pre-softmax): s = softmax(logits); idx = topk(s); probs = s[idx]
+//   Sigmoid (--moe-router-score-function sigmoid): s = sigmoid(logits); idx = topk(s);
+//           probs = s[idx] / (sum s[idx] + 1e-20) when k > 1, else s[idx]
+// then probs *= scaling_factor (--moe-router-topk-scaling-factor; 1 when unset).
+// Indices are sorted by descending score; ties go to the lower expert index.
+// The load-balancing auxiliary loss is not part of this kernel.
+// Hand-written: tiny per-token work (experts <= a few hundred) that no library fuses.
+#pragma once
+
+#include <cstdint>
+
+namespace primus::kernels {
+
+enum class RouterScore { Softmax, Sigmoid };
+
+struct RouterConfig {
+  std::int64_t experts = 0;
+  std::int64_t topk = 0;  // 1 <= topk <= experts
+  RouterScore score = RouterScore::Softmax;
+  bool pre_softmax = false;  // only with Softmax
+  float scaling_factor = 1.0f;
+};
+
+// logits [tokens, experts] -> probs [tokens, topk], indices [tokens, topk].
+void router_topk_forward(const RouterConfig& cfg, const float* logits, float* probs,
+                         std::int32_t* indices, std::int64_t tokens);
+
+// dprobs [tokens, topk] (+ forward's logits and indices) -> dlogits [tokens, experts]
+// (overwritten; zero for experts a token did not pick, except under pre-softmax where every
+// logit receives gradient through the normalisation).
+void router_topk_backward(const RouterConfig& cfg, const float* logits,
+                          const std::int32_t* indices, const float* dprobs, float* dlogits,
+                          std::int64_t tokens);
+
+}  // namespace primus::kernels
