@@ -136,4 +136,39 @@ void router_topk_backward(const RouterConfig& c, const float* logits,
   }
 }
 
+float router_aux_loss(const float* logits, const std::int32_t* indices, std::int64_t tokens,
+                      std::int64_t experts, std::int64_t topk, float coeff, float grad_scale,
+                      float* dlogits) {
+  validate(RouterConfig{.experts = experts, .topk = topk});
+  if (tokens <= 0) return 0.0f;
+  float f[kMaxExperts] = {};
+  for (std::int64_t i = 0; i < tokens * topk; ++i) {
+    if (indices[i] < 0 || indices[i] >= experts)
+      fail("router: expert index {} outside [0, {})", indices[i], experts);
+    f[indices[i]] += 1.0f;
+  }
+  const double c = static_cast<double>(coeff) * static_cast<double>(experts) /
+                   (static_cast<double>(topk) * static_cast<double>(tokens) * tokens);
+  const auto cf = static_cast<float>(c);
+  // Per-chunk partial sums added in chunk order: the loss is identical for any thread count.
+  constexpr std::int64_t kChunks = 32;
+  double partial[kChunks] = {};
+#pragma omp parallel for schedule(static)
+  for (std::int64_t chunk = 0; chunk < kChunks; ++chunk) {
+    float s[kMaxExperts];
+    for (std::int64_t t = tokens * chunk / kChunks; t < tokens * (chunk + 1) / kChunks; ++t) {
+      softmax(logits + t * experts, experts, s);
+      // d/dz of sum_e f_e s_e = s_e (f_e - sum_j s_j f_j).
+      float sf = 0.0f;
+      for (std::int64_t e = 0; e < experts; ++e) sf += s[e] * f[e];
+      partial[chunk] += sf;
+      float* d = dlogits + t * experts;
+      for (std::int64_t e = 0; e < experts; ++e) d[e] += grad_scale * cf * s[e] * (f[e] - sf);
+    }
+  }
+  double loss = 0.0;
+  for (double p : partial) loss += p;
+  return static_cast<float>(c * loss);
+}
+
 }  // namespace primus::kernels

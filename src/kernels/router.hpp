@@ -7,7 +7,7 @@
 //           probs = s[idx] / (sum s[idx] + 1e-20) when k > 1, else s[idx]
 // then probs *= scaling_factor (--moe-router-topk-scaling-factor; 1 when unset).
 // Indices are sorted by descending score; ties go to the lower expert index.
-// The load-balancing auxiliary loss is not part of this kernel.
+// The load-balancing auxiliary loss is router_aux_loss below.
 // Hand-written: tiny per-token work (experts <= a few hundred) that no library fuses.
 #pragma once
 
@@ -35,5 +35,14 @@ void router_topk_forward(const RouterConfig& cfg, const float* logits, float* pr
 void router_topk_backward(const RouterConfig& cfg, const float* logits,
                           const std::int32_t* indices, const float* dprobs, float* dlogits,
                           std::int64_t tokens);
+
+// Switch-transformer load-balancing loss (Megatron --moe-router-load-balancing-type aux_loss):
+//   s = softmax(logits) over all experts, f_e = tokens routed to expert e (from indices),
+//   loss = coeff * experts / (topk * tokens^2) * sum_e f_e * sum_t s[t, e].
+// Returns the loss and ACCUMULATES grad_scale * d(loss)/d(logits) into dlogits [tokens, experts]
+// (grad_scale: what the trainer multiplies this loss by, e.g. 1/num_microbatches).
+float router_aux_loss(const float* logits, const std::int32_t* indices, std::int64_t tokens,
+                      std::int64_t experts, std::int64_t topk, float coeff, float grad_scale,
+                      float* dlogits);
 
 }  // namespace primus::kernels

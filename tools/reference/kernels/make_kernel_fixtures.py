@@ -237,6 +237,36 @@ def router_case(name, tokens, experts, k, score, pre, sf):
                  "dlogits": logits.grad})
 
 
+def moe():
+    tokens, experts, k, hidden = 20, 6, 2, 24
+    logits = randn(tokens, experts)
+    idx = torch.topk(logits, k, dim=-1).indices  # distinct experts per token
+    flat = idx.reshape(-1)
+    # Megatron order: grouped by expert, ascending token within an expert.
+    order = sorted(range(tokens * k), key=lambda i: (int(flat[i]), i // k))
+    token_of = torch.tensor([i // k for i in order])
+    row_of = torch.empty(tokens * k, dtype=torch.long)
+    row_of[torch.tensor(order)] = torch.arange(tokens * k)
+    x = leaf(randn(tokens, hidden))
+    permuted = x[token_of]
+    dperm = rounded(randn(tokens * k, hidden))
+    permuted.backward(dperm)
+    eo, probs = leaf(randn(tokens * k, hidden)), leaf(torch.rand(tokens, k, dtype=torch.float64))
+    y = (probs.unsqueeze(-1) * eo[row_of.view(tokens, k)]).sum(1)
+    dy = rounded(randn(tokens, hidden))
+    y.backward(dy)
+    lg = leaf(logits)
+    coeff = 0.01
+    counts = torch.bincount(flat, minlength=experts).double()
+    aux = (torch.softmax(lg, -1).sum(0) * counts).sum() * experts * coeff / (k * tokens * tokens)
+    aux.backward()
+    write("moe", {"indices": idx.int(), "row_of": row_of.int(), "token_of": token_of.int(),
+                  "counts": counts.int(), "x": x, "permuted": permuted, "dperm": dperm,
+                  "dx": x.grad, "expert_out": eo, "probs": probs, "y": y, "dy": dy,
+                  "dexpert_out": eo.grad, "dprobs": probs.grad, "logits": lg,
+                  "aux_loss": aux.reshape(1), "aux_dlogits": lg.grad})
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(1234)
@@ -261,6 +291,7 @@ def main():
     router_case("router_softmax", 24, 8, 2, "softmax", False, 1.0)
     router_case("router_pre_softmax", 24, 8, 2, "softmax", True, 1.0)
     router_case("router_sigmoid", 24, 16, 3, "sigmoid", False, 2.5)
+    moe()
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print(f"total {total} bytes")
     return 0
