@@ -143,7 +143,14 @@ MigrationResult migrate(const MigrationRequest& request) {
     fail("{} argument(s) unknown to Megatron-LM's argument table: {}; fix or remove them, or pass --keep-unknown "
          "to carry them along as comments",
          flags.unknown.size(), unknown_list(flags.unknown));
-  MegatronReading megatron = read_on_megatron_defaults(flags.layer, result.world_size);
+  MegatronReading megatron = [&] {
+    try {
+      return read_on_megatron_defaults(flags.layer, result.world_size);
+    } catch (const Error& e) {
+      fail("{} [the run's {}; change the script's settings (KEY=VALUE) or the GPU count (--gpus)]", e.what(),
+           layout_text(request.launch));
+    }
+  }();
   for (const auto& a : kAliases)
     if (flags.layer.find(a.key) && megatron.final_values.at(a.key) == config::Value{true})
       result.conversions.push_back(
