@@ -42,13 +42,14 @@ void sgd_step(float* param, const float* grad, float* momentum_buf, std::int64_t
     for (std::int64_t i = 0; i < n; ++i) param[i] -= lr * (grad[i] + wd * param[i]);
   } else {
     const float keep = p.first_step ? 0.0f : mu;
-    const bool nesterov = p.nesterov;
+    // Nesterov steps along g + mu*buf, plain momentum along buf: one form with a 0/1 weight.
+    const float gw = p.nesterov ? 1.0f : 0.0f, bw = p.nesterov ? mu : 1.0f;
 #pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
     for (std::int64_t i = 0; i < n; ++i) {
       const float g = grad[i] + wd * param[i];
       const float b = keep * momentum_buf[i] + g;
       momentum_buf[i] = b;
-      param[i] -= lr * (nesterov ? g + mu * b : b);
+      param[i] -= lr * (gw * g + bw * b);
     }
   }
   if (param_bf16 != nullptr) convert_f32_to_bf16(param, param_bf16, static_cast<std::size_t>(n));
