@@ -19,44 +19,70 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // ---- micro-kernels -------------------------------------------------------------------------
 
+// Which part of a T x T tile a causal diagonal tile needs: all of it, only columns <= row
+// (query rows x key columns), or only columns >= row (key rows x query columns). Skipped
+// entries are masked by the caller, so skipping them saves half a diagonal tile's work.
+enum class Part { All, Lower, Upper };
+
+// First and one-past-last 16-column chunk row block [i, i+4) needs.
+inline void chunk_range(Part part, std::int64_t i, int& x0, int& x1) {
+  x0 = part == Part::Upper ? static_cast<int>(i / 16) : 0;
+  x1 = part == Part::Lower ? static_cast<int>((i + 3) / 16) + 1 : 4;
+}
+
 // c[T][T] = a[T][d] . bt[d][T]   (a rows contiguous, row stride d; bt packed [d][T])
 // Register block: 4 rows x 64 columns = 16 accumulators.
-void tile_abt(const float* a, const float* bt, float* c, std::int64_t d) {
-  for (std::int64_t i = 0; i < T; i += 4) {
-    v16 acc[4][4] = {};
-    const float* a0 = a + i * d;
-    for (std::int64_t k = 0; k < d; ++k) {
-      const float* brow = bt + k * T;
-      v16 b0 = simd::load(brow), b1 = simd::load(brow + 16), b2 = simd::load(brow + 32),
-          b3 = simd::load(brow + 48);
-      simd::in_register(b0);
-      simd::in_register(b1);
-      simd::in_register(b2);
-      simd::in_register(b3);
-      for (int r = 0; r < 4; ++r) {
-        const v16 ar = simd::splat(a0[r * d + k]);
-        acc[r][0] += ar * b0;
-        acc[r][1] += ar * b1;
-        acc[r][2] += ar * b2;
-        acc[r][3] += ar * b3;
-      }
+template <int X0, int X1>
+void tile_abt_block(const float* a0, const float* bt, float* c, std::int64_t d) {
+  v16 acc[4][4] = {};
+  for (std::int64_t k = 0; k < d; ++k) {
+    const float* brow = bt + k * T;
+    v16 b[4];
+    for (int x = X0; x < X1; ++x) {
+      b[x] = simd::load(brow + 16 * x);
+      simd::in_register(b[x]);
     }
-    for (int r = 0; r < 4; ++r)
-      for (int x = 0; x < 4; ++x) simd::store(c + (i + r) * T + 16 * x, acc[r][x]);
+    for (int r = 0; r < 4; ++r) {
+      const v16 ar = simd::splat(a0[r * d + k]);
+      for (int x = X0; x < X1; ++x) acc[r][x] += ar * b[x];
+    }
+  }
+  for (int r = 0; r < 4; ++r)
+    for (int x = X0; x < X1; ++x) simd::store(c + r * T + 16 * x, acc[r][x]);
+}
+
+void tile_abt(const float* a, const float* bt, float* c, std::int64_t d, Part part = Part::All) {
+  for (std::int64_t i = 0; i < T; i += 4) {
+    int x0, x1;
+    chunk_range(part, i, x0, x1);
+    const float* a0 = a + i * d;
+    float* c0 = c + i * T;
+    switch (x0 * 8 + x1) {  // instantiate each chunk range so the loops fully unroll
+      case 0 * 8 + 1: tile_abt_block<0, 1>(a0, bt, c0, d); break;
+      case 0 * 8 + 2: tile_abt_block<0, 2>(a0, bt, c0, d); break;
+      case 0 * 8 + 3: tile_abt_block<0, 3>(a0, bt, c0, d); break;
+      case 1 * 8 + 4: tile_abt_block<1, 4>(a0, bt, c0, d); break;
+      case 2 * 8 + 4: tile_abt_block<2, 4>(a0, bt, c0, d); break;
+      case 3 * 8 + 4: tile_abt_block<3, 4>(a0, bt, c0, d); break;
+      default: tile_abt_block<0, 4>(a0, bt, c0, d); break;
+    }
   }
 }
 
-// c[T][d] += p[T][0:kc] . v[0:kc][d]   (p packed [T][T]; v rows with stride ldv; c stride d)
+// c[T][d] += p[T][j0:j1] . v[j0:j1][d] per row block (p packed [T][T]; v rows with stride
+// ldv; c stride d), j1 <= kc; the row block's range follows `part` as in tile_abt.
 // Register block: 4 rows x (16*NV) columns.
 template <int NV>
 void tile_ab_acc_chunk(const float* p, std::int64_t kc, const float* v, std::int64_t ldv, float* c,
-                       std::int64_t d, std::int64_t col) {
+                       std::int64_t d, std::int64_t col, Part part) {
   for (std::int64_t i = 0; i < T; i += 4) {
+    const std::int64_t j0 = part == Part::Upper ? i : 0;
+    const std::int64_t j1 = part == Part::Lower ? std::min(kc, i + 4) : kc;
     v16 acc[4][NV];
     for (int r = 0; r < 4; ++r)
       for (int x = 0; x < NV; ++x) acc[r][x] = simd::load(c + (i + r) * d + col + 16 * x);
     const float* p0 = p + i * T;
-    for (std::int64_t j = 0; j < kc; ++j) {
+    for (std::int64_t j = j0; j < j1; ++j) {
       v16 vv[NV];
       for (int x = 0; x < NV; ++x) {
         vv[x] = simd::load(v + j * ldv + col + 16 * x);
@@ -73,13 +99,13 @@ void tile_ab_acc_chunk(const float* p, std::int64_t kc, const float* v, std::int
 }
 
 void tile_ab_acc(const float* p, std::int64_t kc, const float* v, std::int64_t ldv, float* c,
-                 std::int64_t d) {
+                 std::int64_t d, Part part = Part::All) {
   std::int64_t col = 0;
-  for (; col + 64 <= d; col += 64) tile_ab_acc_chunk<4>(p, kc, v, ldv, c, d, col);
+  for (; col + 64 <= d; col += 64) tile_ab_acc_chunk<4>(p, kc, v, ldv, c, d, col, part);
   switch ((d - col) / 16) {
-    case 3: tile_ab_acc_chunk<3>(p, kc, v, ldv, c, d, col); break;
-    case 2: tile_ab_acc_chunk<2>(p, kc, v, ldv, c, d, col); break;
-    case 1: tile_ab_acc_chunk<1>(p, kc, v, ldv, c, d, col); break;
+    case 3: tile_ab_acc_chunk<3>(p, kc, v, ldv, c, d, col, part); break;
+    case 2: tile_ab_acc_chunk<2>(p, kc, v, ldv, c, d, col, part); break;
+    case 1: tile_ab_acc_chunk<1>(p, kc, v, ldv, c, d, col, part); break;
     default: break;
   }
 }
@@ -215,8 +241,9 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
       std::fill(lrow, lrow + T, 0.0f);
       for (std::int64_t ktile = 0; ktile <= qt; ++ktile) {
         const std::int64_t k0 = ktile * T, nk = std::min(T, S - k0);
-        tile_abt(qs, kt_all + ((b * s.groups + g) * nqt + ktile) * d * T, sc, d);
         const bool diagonal = ktile == qt;
+        const Part part = diagonal ? Part::Lower : Part::All;
+        tile_abt(qs, kt_all + ((b * s.groups + g) * nqt + ktile) * d * T, sc, d, part);
         for (std::int64_t i = 0; i < nq; ++i) {
           float* row = sc + i * T;
           if (diagonal)  // key j > query i, and keys past the end, are masked out
@@ -243,7 +270,7 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
           }
         }
         for (std::int64_t i = nq; i < T; ++i) std::fill(sc + i * T, sc + i * T + T, 0.0f);
-        tile_ab_acc(sc, nk, v + (b * S + k0) * ldkv + g * d, ldkv, acc, d);
+        tile_ab_acc(sc, nk, v + (b * S + k0) * ldkv + g * d, ldkv, acc, d, part);
       }
       for (std::int64_t i = 0; i < nq; ++i) {
         const float inv = 1.0f / lrow[i];
@@ -325,9 +352,10 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
           const std::int64_t k0 = ktile * T, nk = std::min(T, S - k0);
           const float* kbase = k + (b * S + k0) * ldkv + g * d;
           const std::int64_t packed = ((b * G + g) * nqt + ktile) * d * T;
-          tile_abt(qs, kt_all + packed, pt, d);
-          tile_abt(gs, vt_all + packed, dp, d);
           const bool diagonal = ktile == qt;
+          const Part part = diagonal ? Part::Lower : Part::All;
+          tile_abt(qs, kt_all + packed, pt, d, part);
+          tile_abt(gs, vt_all + packed, dp, d, part);
           for (std::int64_t i = 0; i < T; ++i) {
             float* prow = pt + i * T;
             const float* dprow = dp + i * T;
@@ -338,7 +366,7 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
             if (diagonal)
               for (std::int64_t j = std::min(i + 1, nk); j < T; ++j) prow[j] = 0.0f;
           }
-          tile_ab_acc(pt, nk, kbase, ldkv, acc, d);
+          tile_ab_acc(pt, nk, kbase, ldkv, acc, d, part);
         }
         for (std::int64_t i = 0; i < nq; ++i) {
           float* o = dq + (b * S + q0 + i) * ldq + h * d;
@@ -380,8 +408,9 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
               drow[i] = i < nq ? delta[(b * H + h) * S + q0 + i] : 0.0f;
             }
             const std::int64_t packed = ((b * H + h) * nqt + qtile) * d * T;
-            tile_abt(kc, qt_all + packed, pt, d);
-            tile_abt(vc, gt_all + packed, dp, d);
+            const Part part = qtile == ktile ? Part::Upper : Part::All;
+            tile_abt(kc, qt_all + packed, pt, d, part);
+            tile_abt(vc, gt_all + packed, dp, d, part);
             const v16 l0 = simd::load(lse2), l1 = simd::load(lse2 + 16),
                       l2 = simd::load(lse2 + 32), l3 = simd::load(lse2 + 48);
             const v16 d0 = simd::load(drow), d1 = simd::load(drow + 16),
@@ -405,8 +434,8 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
               if (diagonal)  // query i < key j is masked
                 for (std::int64_t i = 0; i < std::min(j, T); ++i) prow[i] = dprow[i] = 0.0f;
             }
-            tile_ab_acc(pt, nq, gbase, ldo, dva, d);
-            tile_ab_acc(dp, nq, qbase, ldq, dka, d);
+            tile_ab_acc(pt, nq, gbase, ldo, dva, d, part);
+            tile_ab_acc(dp, nq, qbase, ldq, dka, d, part);
           }
         }
         for (std::int64_t j = 0; j < nk; ++j) {
