@@ -69,6 +69,21 @@ BpeModel::BpeModel(const nlohmann::json& model, const std::string& file) : file_
     if (unk == vocab_.end()) fail("{}: unk_token is not in the vocabulary", file);
     unk_ = unk->second;
   }
+  // SentencePiece-style vocabularies (no pre-tokenizer, "▁" for spaces) are usually such that no
+  // token holds "▁" after another character. Then no merge can ever join a symbol ending in a
+  // non-"▁" character with one starting with "▁", so BPE over a whole document equals BPE over its
+  // words split before each "▁" run — and words can be cached. Checked here, used only if true.
+  static const std::string kMeta = "\xe2\x96\x81";
+  split_before_metaspace_ = true;
+  for (const auto& [token, id] : vocab_) {
+    for (std::size_t at = token.find(kMeta, 1); at != std::string::npos; at = token.find(kMeta, at + 1)) {
+      if (at < kMeta.size() || token.compare(at - kMeta.size(), kMeta.size(), kMeta) != 0) {
+        split_before_metaspace_ = false;
+        break;
+      }
+    }
+    if (!split_before_metaspace_) break;
+  }
   byte_fallback_ = model.value("byte_fallback", false);
   fuse_unk_ = model.value("fuse_unk", false);
   ignore_merges_ = model.value("ignore_merges", false);
@@ -99,6 +114,22 @@ void BpeModel::tokenize(std::string_view word, std::vector<std::int32_t>& out) c
     const auto it = vocab_.find(word);
     if (it != vocab_.end()) {
       out.push_back(it->second);
+      return;
+    }
+  }
+  if (split_before_metaspace_ && !ignore_merges_ && word.size() > 64) {
+    static const std::string_view kMeta = "\xe2\x96\x81";
+    std::size_t start = 0, at = word.find(kMeta, 1);
+    while (at != std::string_view::npos) {
+      const bool after_meta = at >= kMeta.size() && word.compare(at - kMeta.size(), kMeta.size(), kMeta) == 0;
+      if (!after_meta && at > start) {
+        tokenize(word.substr(start, at - start), out);
+        start = at;
+      }
+      at = word.find(kMeta, at + kMeta.size());
+    }
+    if (start > 0) {
+      tokenize(word.substr(start), out);
       return;
     }
   }

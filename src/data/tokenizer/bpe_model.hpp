@@ -51,6 +51,7 @@ class BpeModel {
   bool byte_fallback_ = false;
   bool fuse_unk_ = false;
   bool ignore_merges_ = false;
+  bool split_before_metaspace_ = false;  // see the constructor
   std::array<std::int32_t, 256> byte_ids_{};
 };
 

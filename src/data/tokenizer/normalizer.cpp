@@ -34,10 +34,27 @@ class PrependNormalizer final : public Normalizer {
 class ReplaceNormalizer final : public Normalizer {
  public:
   ReplaceNormalizer(const std::string& pattern, bool literal, std::string content)
-      : regex_(pattern, literal), content_(std::move(content)) {}
+      : literal_(literal ? pattern : std::string()), content_(std::move(content)) {
+    if (!literal) regex_ = std::make_unique<Regex>(pattern, false);
+  }
   void normalize(std::string& text) const override {
+    if (!regex_) {
+      // Plain string pattern (e.g. " " -> "▁"): a find loop, no regex engine.
+      if (literal_.empty() || text.find(literal_) == std::string::npos) return;
+      std::string out;
+      out.reserve(text.size() + text.size() / 4 * content_.size());
+      std::size_t pos = 0, hit;
+      while ((hit = text.find(literal_, pos)) != std::string::npos) {
+        out.append(text, pos, hit - pos);
+        out += content_;
+        pos = hit + literal_.size();
+      }
+      out.append(text, pos, std::string::npos);
+      text.swap(out);
+      return;
+    }
     thread_local std::vector<std::pair<std::size_t, std::size_t>> matches;
-    regex_.find_all(text, matches);
+    regex_->find_all(text, matches);
     if (matches.empty()) return;
     std::string out;
     out.reserve(text.size() + matches.size() * content_.size());
@@ -52,7 +69,8 @@ class ReplaceNormalizer final : public Normalizer {
   }
 
  private:
-  Regex regex_;
+  std::string literal_;
+  std::unique_ptr<Regex> regex_;
   std::string content_;
 };
 
