@@ -4,7 +4,8 @@
 //  * GELU: exact erf form (PyTorch F.gelu default, Megatron's default activation) or the tanh
 //    approximation (Megatron --openai-gelu and its fused bias-gelu path).
 // Hand-written: fused so that fc1's output is read once and only what backward needs is kept
-// (the pre-activation input itself).
+// (the pre-activation input itself). All forms are vectorised (16 lanes); erf uses the
+// Abramowitz-Stegun 7.1.26 polynomial (|error| < 1.5e-7), so GELU matches F.gelu to ~1e-7.
 #pragma once
 
 #include <cstdint>
