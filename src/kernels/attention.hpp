@@ -58,7 +58,8 @@ void attention_forward(const AttentionShape& shape, const float* q, const float*
                        const float* v, float* out, float* lse, float* workspace,
                        std::size_t workspace_floats);
 
-// dout (+ forward's q, k, v, out, lse) -> dq, dk, dv (overwritten, same strides as q, k, v).
+// dout (+ forward's q, k, v, out, lse) -> dq, dk, dv (overwritten, same strides as q, k, v;
+// they must not alias any input: pass 2 still reads q after pass 1 has written dq).
 // workspace: at least attention_backward_workspace(shape, 1) floats.
 void attention_backward(const AttentionShape& shape, const float* q, const float* k,
                         const float* v, const float* out, const float* lse, const float* dout,
