@@ -101,7 +101,7 @@ TEST(MigrateCli, ConfigShowAcceptsAPlainMegatronFlagList) {
   auto shown = show_json({"--config", (testing::source_dir() / "examples/megatron/configs/tiny_llama-pretrain.yaml").string(),
                           "--world-size", "2", "--megatron-args", "--tensor-model-parallel-size", "2",
                           "--disable-bias-linear", "--use-rotary-position-embeddings", "--recompute-activations",
-                          "--lr", "3e-4", "--lr", "1e-4", "--data-path", "0.5", "/d/a", "0.5", "/d/b", "--no-mock-data"});
+                          "--lr", "3e-4", "--lr", "1e-4", "--data-path", "0.5", "/d/a", "0.5", "/d/b", "--mock-data=false"});
   EXPECT_EQ(shown["tensor_model_parallel_size"], 2);
   EXPECT_EQ(shown["add_bias_linear"], false);
   EXPECT_EQ(shown["position_embedding_type"], "rope");
