@@ -363,6 +363,24 @@ void SafetensorsReader::read_f32(std::string_view name, std::span<float> out) co
   }
 }
 
+void SafetensorsReader::read_into(std::string_view name, const TensorView& dst) const {
+  const TensorEntry& e = entry(name);
+  std::vector<std::int64_t> want(static_cast<std::size_t>(dst.ndim()));
+  for (int i = 0; i < dst.ndim(); ++i) want[static_cast<std::size_t>(i)] = dst.size(i);
+  if (e.shape != want)
+    fail("{}: tensor '{}' has shape {} but {} is expected", path_.string(), e.name,
+         shape_string(e.shape), shape_string(want));
+  const auto n = static_cast<std::size_t>(e.numel());
+  if (dst.dtype() == DType::F32) {
+    read_f32(name, std::span<float>(dst.f32(), n));
+  } else if (e.dtype == StDType::BF16) {
+    copy_bytes(e, dst.bf16_ptr());
+  } else {
+    const std::vector<float> values = read_f32(name);
+    convert_f32_to_bf16(values.data(), dst.bf16_ptr(), n);
+  }
+}
+
 namespace {
 
 template <typename T>

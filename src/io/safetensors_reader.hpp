@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/tensor.hpp"
 #include "io/safetensors_format.hpp"
 
 namespace primus::io {
@@ -79,6 +80,11 @@ class SafetensorsReader {
   // The same into a caller's buffer (for example a slice of a flat parameter buffer), which
   // must hold exactly numel floats.
   void read_f32(std::string_view name, std::span<float> out) const;
+  // Loads a tensor into an engine tensor (fp32 or bf16) after checking that the shapes are
+  // equal: "PATH: tensor 'x' has shape [a, b] but [c, d] is expected". Floating-point data is
+  // converted as needed (to bf16 with round-to-nearest-even). This is how weights are loaded
+  // into the model's parameter buffers.
+  void read_into(std::string_view name, const TensorView& dst) const;
   // Integer tensors (I8..I64, U8..U64, BOOL) converted to int32; throws when a value does not
   // fit (token ids and labels are int32 in the engine).
   std::vector<std::int32_t> read_i32(std::string_view name) const;

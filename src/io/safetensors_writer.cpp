@@ -44,40 +44,38 @@ void SafetensorsWriter::check_count(const std::string& name,
          shape_string(shape), *numel, count);
 }
 
-SafetensorsWriter::Pending& SafetensorsWriter::insert(std::string name, StDType dtype,
-                                                      std::vector<std::int64_t> shape) {
+void SafetensorsWriter::insert(std::string name, StDType dtype, std::vector<std::int64_t> shape,
+                               const void* data, bool copy) {
   if (name.empty()) fail("safetensors: a tensor name must not be empty");
   if (name == kMetadataKey) fail("safetensors: '{}' is reserved for metadata", name);
+  if (tensors_.count(name) != 0) fail("safetensors: tensor '{}' added twice", name);
   const auto numel = checked_numel(shape);
   if (!numel) fail("safetensors: tensor '{}': invalid shape {}", name, shape_string(shape));
   const std::size_t bytes = static_cast<std::size_t>(*numel) * st_dtype_size(dtype);
-  auto [it, inserted] =
-      tensors_.try_emplace(std::move(name), Pending{dtype, std::move(shape), nullptr, {}, bytes});
-  if (!inserted) fail("safetensors: tensor '{}' added twice", it->first);
-  return it->second;
+  if (data == nullptr && bytes > 0)
+    fail("safetensors: tensor '{}': null data for {} bytes", name, bytes);
+  Pending p{dtype, std::move(shape), data, {}, bytes};
+  if (copy) {
+    p.owned.resize(bytes);
+    if (bytes > 0) std::memcpy(p.owned.data(), data, bytes);
+  }
+  tensors_.emplace(std::move(name), std::move(p));
 }
 
 void SafetensorsWriter::add(std::string name, StDType dtype, std::vector<std::int64_t> shape,
                             const void* data) {
-  const std::string copy_of_name = name;
-  Pending& p = insert(std::move(name), dtype, std::move(shape));
-  if (data == nullptr && p.bytes > 0) {
-    tensors_.erase(copy_of_name);
-    fail("safetensors: tensor '{}': null data for {} bytes", copy_of_name, p.bytes);
-  }
-  p.data = data;
+  insert(std::move(name), dtype, std::move(shape), data, false);
+}
+
+void SafetensorsWriter::add(std::string name, const TensorView& t) {
+  std::vector<std::int64_t> shape(static_cast<std::size_t>(t.ndim()));
+  for (int i = 0; i < t.ndim(); ++i) shape[static_cast<std::size_t>(i)] = t.size(i);
+  add(std::move(name), to_st_dtype(t.dtype()), std::move(shape), t.data());
 }
 
 void SafetensorsWriter::add_copy(std::string name, StDType dtype,
                                  std::vector<std::int64_t> shape, const void* data) {
-  const std::string copy_of_name = name;
-  Pending& p = insert(std::move(name), dtype, std::move(shape));
-  if (data == nullptr && p.bytes > 0) {
-    tensors_.erase(copy_of_name);
-    fail("safetensors: tensor '{}': null data for {} bytes", copy_of_name, p.bytes);
-  }
-  p.owned.resize(p.bytes);
-  if (p.bytes > 0) std::memcpy(p.owned.data(), data, p.bytes);
+  insert(std::move(name), dtype, std::move(shape), data, true);
 }
 
 void SafetensorsWriter::set_metadata(std::string key, std::string value) {

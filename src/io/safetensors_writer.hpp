@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "core/tensor.hpp"
 #include "io/safetensors_format.hpp"
 
 namespace primus::io {
@@ -45,6 +46,9 @@ class SafetensorsWriter {
   void add(std::string name, std::vector<std::int64_t> shape, const std::vector<T>& data) {
     add(std::move(name), std::move(shape), std::span<const T>(data));
   }
+
+  // An engine tensor (fp32 -> F32, bf16 -> BF16), borrowed like add().
+  void add(std::string name, const TensorView& t);
 
   // Like add(), but the writer keeps a copy of the bytes (for scalars and temporaries).
   void add_copy(std::string name, StDType dtype, std::vector<std::int64_t> shape,
@@ -73,7 +77,8 @@ class SafetensorsWriter {
   };
   void check_count(const std::string& name, const std::vector<std::int64_t>& shape,
                    std::size_t count) const;
-  Pending& insert(std::string name, StDType dtype, std::vector<std::int64_t> shape);
+  void insert(std::string name, StDType dtype, std::vector<std::int64_t> shape, const void* data,
+              bool copy);
 
   std::map<std::string, Pending> tensors_;
   std::map<std::string, std::string> metadata_;

@@ -242,5 +242,41 @@ TEST(SafetensorsRoundTrip, MovedReaderKeepsItsMapping) {
   EXPECT_EQ(c.read_f32("f"), f);
 }
 
+TEST(SafetensorsRoundTrip, EngineTensorsInAndOutWithShapeCheck) {
+  TempDir dir;
+  std::vector<float> w{1.0f, 2.5f, -3.0f, 1.0f + std::ldexp(1.0f, -8), 5.0f, 6.0f};
+  std::vector<bf16> wb{to_bf16(7.0f), to_bf16(8.0f)};
+  SafetensorsWriter writer;
+  writer.add("w", TensorView(w.data(), {2, 3}));
+  writer.add("wb", TensorView(wb.data(), {2}));
+  writer.write(dir / "e.safetensors");
+  SafetensorsReader r(dir / "e.safetensors");
+  EXPECT_EQ(r.entry("w").dtype, StDType::F32);
+  EXPECT_EQ(r.entry("wb").dtype, StDType::BF16);
+
+  std::vector<float> back(6);
+  r.read_into("w", TensorView(back.data(), {2, 3}));
+  EXPECT_EQ(back, w);
+  // fp32 file -> bf16 buffer rounds to nearest even; bf16 file -> fp32 buffer is exact.
+  std::vector<bf16> as_bf16(6);
+  r.read_into("w", TensorView(as_bf16.data(), {2, 3}));
+  for (std::size_t i = 0; i < w.size(); ++i) EXPECT_EQ(as_bf16[i].bits, to_bf16(w[i]).bits);
+  std::vector<float> wide(2);
+  r.read_into("wb", TensorView(wide.data(), {2}));
+  EXPECT_EQ(wide, (std::vector<float>{7.0f, 8.0f}));
+  std::vector<bf16> same(2);
+  r.read_into("wb", TensorView(same.data(), {2}));
+  EXPECT_EQ(same[1].bits, wb[1].bits);
+
+  try {
+    r.read_into("w", TensorView(back.data(), {3, 2}));
+    FAIL() << "shape mismatch accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'w' has shape [2, 3] but [3, 2] is expected"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace primus::io
