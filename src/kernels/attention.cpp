@@ -140,8 +140,14 @@ void copy_transposed(const float* src, std::int64_t ld, std::int64_t n, std::int
 
 std::int64_t tiles(std::int64_t seq) { return (seq + T - 1) / T; }
 
-std::size_t fwd_per_thread(std::int64_t d) { return static_cast<std::size_t>(128 * d + 4224); }
-std::size_t bwd_per_thread(std::int64_t d) { return static_cast<std::size_t>(256 * d + 8320); }
+// Per-thread scratch (floats) for qk head dim dk and v head dim dv.
+std::size_t fwd_per_thread(std::int64_t dk, std::int64_t dv) {
+  return static_cast<std::size_t>(T * dk + T * dv + T * T + 2 * T);
+}
+std::size_t bwd_per_thread(std::int64_t dk, std::int64_t dv) {
+  // max(pass 1: qs, acc [T][dk] + gs [T][dv]; pass 2: kc, dka [T][dk] + vc, dva [T][dv]).
+  return static_cast<std::size_t>(2 * T * dk + 2 * T * dv + 2 * T * T + 2 * T);
+}
 
 // Floats of the transposed, tile-packed copy of a [batch, seq, heads, d] operand:
 // [batch, heads, tiles, d, T], zero-padded past seq.
@@ -174,57 +180,69 @@ int usable_threads(std::size_t have, std::size_t shared, std::size_t per_thread,
 
 }  // namespace
 
+float AttentionShape::scale() const {
+  return softmax_scale > 0.0f ? softmax_scale : 1.0f / std::sqrt(static_cast<float>(head_dim));
+}
+
 void AttentionShape::validate() const {
-  if (batch <= 0 || seq <= 0 || heads <= 0 || groups <= 0 || head_dim <= 0)
+  if (batch <= 0 || seq <= 0 || heads <= 0 || groups <= 0 || head_dim <= 0 || v_head_dim < 0)
     fail("attention: dimensions must be positive (batch {}, seq {}, heads {}, groups {}, "
-         "head_dim {})",
-         batch, seq, heads, groups, head_dim);
+         "head_dim {}, v_head_dim {})",
+         batch, seq, heads, groups, head_dim, v_head_dim);
   if (heads % groups != 0)
     fail("attention: query heads ({}) must be a multiple of key/value groups ({})", heads, groups);
-  if (head_dim % 16 != 0)
-    fail("attention: head_dim {} is not a multiple of 16 (the vector width of the kernels)",
-         head_dim);
-  if (q_stride() < heads * head_dim || kv_stride() < groups * head_dim ||
-      o_stride() < heads * head_dim)
-    fail("attention: token strides (q {}, kv {}, out {}) smaller than the packed row", q_stride(),
-         kv_stride(), o_stride());
+  if (head_dim % 16 != 0 || v_dim() % 16 != 0)
+    fail("attention: head dims (qk {}, v {}) must be multiples of 16 (the vector width of the "
+         "kernels)",
+         head_dim, v_dim());
+  if (softmax_scale < 0.0f) fail("attention: softmax_scale {} is negative", softmax_scale);
+  if (q_stride() < heads * head_dim || k_stride() < groups * head_dim ||
+      v_stride() < groups * v_dim() || o_stride() < heads * v_dim())
+    fail("attention: token strides (q {}, k {}, v {}, out {}) smaller than the packed row",
+         q_stride(), k_stride(), v_stride(), o_stride());
 }
 
 std::size_t attention_forward_workspace(const AttentionShape& s, int threads) {
   s.validate();
-  return static_cast<std::size_t>(std::max(threads, 1)) * fwd_per_thread(s.head_dim) +
+  return static_cast<std::size_t>(std::max(threads, 1)) * fwd_per_thread(s.head_dim, s.v_dim()) +
          packed_size(s.batch, s.groups, s.seq, s.head_dim);
 }
 
 std::size_t attention_backward_workspace(const AttentionShape& s, int threads) {
   s.validate();
-  return static_cast<std::size_t>(std::max(threads, 1)) * bwd_per_thread(s.head_dim) +
+  return static_cast<std::size_t>(std::max(threads, 1)) * bwd_per_thread(s.head_dim, s.v_dim()) +
          static_cast<std::size_t>(s.batch * s.heads * s.seq) +
-         2 * packed_size(s.batch, s.groups, s.seq, s.head_dim) +
-         2 * packed_size(s.batch, s.heads, s.seq, s.head_dim);
+         packed_size(s.batch, s.groups, s.seq, s.head_dim) +
+         packed_size(s.batch, s.groups, s.seq, s.v_dim()) +
+         packed_size(s.batch, s.heads, s.seq, s.head_dim) +
+         packed_size(s.batch, s.heads, s.seq, s.v_dim());
 }
+
+// In both directions below: dk = qk head dim, dv = v head dim (and of out/dout).
 
 void attention_forward(const AttentionShape& s, const float* q, const float* k, const float* v,
                        float* out, float* lse, float* workspace, std::size_t workspace_floats) {
   s.validate();
-  const std::int64_t d = s.head_dim, S = s.seq, H = s.heads, per_group = s.heads / s.groups;
-  const std::int64_t ldq = s.q_stride(), ldkv = s.kv_stride(), ldo = s.o_stride();
-  const std::size_t per = fwd_per_thread(d);
-  const std::size_t packed_k = packed_size(s.batch, s.groups, S, d);
+  const std::int64_t dk = s.head_dim, dv = s.v_dim(), S = s.seq, H = s.heads;
+  const std::int64_t per_group = s.heads / s.groups;
+  const std::int64_t ldq = s.q_stride(), ldk = s.k_stride(), ldv = s.v_stride();
+  const std::int64_t ldo = s.o_stride();
+  const std::size_t per = fwd_per_thread(dk, dv);
+  const std::size_t packed_k = packed_size(s.batch, s.groups, S, dk);
   const int nt = usable_threads(workspace_floats, packed_k, per, "forward", packed_k + per);
   const std::int64_t nqt = tiles(S);
   const std::int64_t items = s.batch * H * nqt;
   // Scores live in the log2 domain: q is pre-multiplied by scale*log2(e), softmax uses exp2.
-  const float qmul = simd::kLog2e / std::sqrt(static_cast<float>(d));
-  float* kt_all = workspace;  // k transposed per tile: [batch, groups, tiles, d, T]
+  const float qmul = simd::kLog2e * s.scale();
+  float* kt_all = workspace;  // k transposed per tile: [batch, groups, tiles, dk, T]
 
 #pragma omp parallel num_threads(nt)
   {
-    pack_transposed(k, ldkv, s.batch, s.groups, S, d, 1.0f, kt_all);
+    pack_transposed(k, ldk, s.batch, s.groups, S, dk, 1.0f, kt_all);
     float* ws = workspace + packed_k + per * static_cast<std::size_t>(omp_get_thread_num());
-    float* qs = ws;             // [T][d]
-    float* acc = qs + T * d;    // [T][d]
-    float* sc = acc + T * d;    // [T][T] scores, then probabilities
+    float* qs = ws;             // [T][dk]
+    float* acc = qs + T * dk;   // [T][dv]
+    float* sc = acc + T * dv;   // [T][T] scores, then probabilities
     float* mrow = sc + T * T;   // [T] running max (log2 domain)
     float* lrow = mrow + T;     // [T] running sum of exp2
 
@@ -235,15 +253,15 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
       const std::int64_t bh = item % (s.batch * H);
       const std::int64_t b = bh / H, h = bh % H, g = h / per_group;
       const std::int64_t q0 = qt * T, nq = std::min(T, S - q0);
-      copy_rows(q + (b * S + q0) * ldq + h * d, ldq, nq, d, qmul, qs);
-      std::fill(acc, acc + T * d, 0.0f);
+      copy_rows(q + (b * S + q0) * ldq + h * dk, ldq, nq, dk, qmul, qs);
+      std::fill(acc, acc + T * dv, 0.0f);
       std::fill(mrow, mrow + T, -kInf);
       std::fill(lrow, lrow + T, 0.0f);
       for (std::int64_t ktile = 0; ktile <= qt; ++ktile) {
         const std::int64_t k0 = ktile * T, nk = std::min(T, S - k0);
         const bool diagonal = ktile == qt;
         const Part part = diagonal ? Part::Lower : Part::All;
-        tile_abt(qs, kt_all + ((b * s.groups + g) * nqt + ktile) * d * T, sc, d, part);
+        tile_abt(qs, kt_all + ((b * s.groups + g) * nqt + ktile) * dk * T, sc, dk, part);
         for (std::int64_t i = 0; i < nq; ++i) {
           float* row = sc + i * T;
           if (diagonal)  // key j > query i, and keys past the end, are masked out
@@ -264,20 +282,20 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
           lrow[i] = lrow[i] * alpha + simd::hsum((r0 + r1) + (r2 + r3));
           mrow[i] = m_new;
           if (alpha != 1.0f) {
-            float* a = acc + i * d;
+            float* a = acc + i * dv;
 #pragma omp simd
-            for (std::int64_t c = 0; c < d; ++c) a[c] *= alpha;
+            for (std::int64_t c = 0; c < dv; ++c) a[c] *= alpha;
           }
         }
         for (std::int64_t i = nq; i < T; ++i) std::fill(sc + i * T, sc + i * T + T, 0.0f);
-        tile_ab_acc(sc, nk, v + (b * S + k0) * ldkv + g * d, ldkv, acc, d, part);
+        tile_ab_acc(sc, nk, v + (b * S + k0) * ldv + g * dv, ldv, acc, dv, part);
       }
       for (std::int64_t i = 0; i < nq; ++i) {
         const float inv = 1.0f / lrow[i];
-        float* o = out + (b * S + q0 + i) * ldo + h * d;
-        const float* a = acc + i * d;
+        float* o = out + (b * S + q0 + i) * ldo + h * dv;
+        const float* a = acc + i * dv;
 #pragma omp simd
-        for (std::int64_t c = 0; c < d; ++c) o[c] = a[c] * inv;
+        for (std::int64_t c = 0; c < dv; ++c) o[c] = a[c] * inv;
         lse[(b * H + h) * S + q0 + i] = (mrow[i] + std::log2(lrow[i])) * simd::kLn2;
       }
     }
@@ -286,54 +304,59 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
 
 void attention_backward(const AttentionShape& s, const float* q, const float* k, const float* v,
                         const float* out, const float* lse, const float* dout, float* dq,
-                        float* dk, float* dv, float* workspace, std::size_t workspace_floats) {
+                        float* dk_out, float* dv_out, float* workspace,
+                        std::size_t workspace_floats) {
   s.validate();
-  const std::int64_t d = s.head_dim, S = s.seq, H = s.heads, G = s.groups;
+  const std::int64_t dk = s.head_dim, dv = s.v_dim(), S = s.seq, H = s.heads, G = s.groups;
   const std::int64_t per_group = H / G;
-  const std::int64_t ldq = s.q_stride(), ldkv = s.kv_stride(), ldo = s.o_stride();
-  const std::size_t per = bwd_per_thread(d);
-  const std::size_t packed_kv = packed_size(s.batch, G, S, d);
-  const std::size_t packed_q = packed_size(s.batch, H, S, d);
-  const auto shared = static_cast<std::size_t>(s.batch * H * S) + 2 * packed_kv + 2 * packed_q;
+  const std::int64_t ldq = s.q_stride(), ldk = s.k_stride(), ldv = s.v_stride();
+  const std::int64_t ldo = s.o_stride();
+  const std::size_t per = bwd_per_thread(dk, dv);
+  const std::size_t packed_k = packed_size(s.batch, G, S, dk);
+  const std::size_t packed_v = packed_size(s.batch, G, S, dv);
+  const std::size_t packed_q = packed_size(s.batch, H, S, dk);
+  const std::size_t packed_g = packed_size(s.batch, H, S, dv);
+  const auto shared =
+      static_cast<std::size_t>(s.batch * H * S) + packed_k + packed_v + packed_q + packed_g;
   const int nt = usable_threads(workspace_floats, shared, per, "backward", shared + per);
   const std::int64_t nqt = tiles(S);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const float scale = s.scale();
   const float qmul = simd::kLog2e * scale;
-  float* delta = workspace;                          // [batch, heads, seq]: rowsum(dout * out)
-  float* kt_all = delta + s.batch * H * S;           // [batch, groups, tiles, d, T]
-  float* vt_all = kt_all + packed_kv;                // [batch, groups, tiles, d, T]
-  float* qt_all = vt_all + packed_kv;                // [batch, heads, tiles, d, T] q*scale*log2e
-  float* gt_all = qt_all + packed_q;                 // [batch, heads, tiles, d, T] dout
+  float* delta = workspace;                  // [batch, heads, seq]: rowsum(dout * out)
+  float* kt_all = delta + s.batch * H * S;   // [batch, groups, tiles, dk, T]
+  float* vt_all = kt_all + packed_k;         // [batch, groups, tiles, dv, T]
+  float* qt_all = vt_all + packed_v;         // [batch, heads, tiles, dk, T] q*scale*log2e
+  float* gt_all = qt_all + packed_q;         // [batch, heads, tiles, dv, T] dout
   float* thread_ws = workspace + shared;
 
 #pragma omp parallel num_threads(nt)
   {
     float* ws = thread_ws + per * static_cast<std::size_t>(omp_get_thread_num());
-    pack_transposed(k, ldkv, s.batch, G, S, d, 1.0f, kt_all);
-    pack_transposed(v, ldkv, s.batch, G, S, d, 1.0f, vt_all);
-    pack_transposed(q, ldq, s.batch, H, S, d, qmul, qt_all);
-    pack_transposed(dout, ldo, s.batch, H, S, d, 1.0f, gt_all);
+    pack_transposed(k, ldk, s.batch, G, S, dk, 1.0f, kt_all);
+    pack_transposed(v, ldv, s.batch, G, S, dv, 1.0f, vt_all);
+    pack_transposed(q, ldq, s.batch, H, S, dk, qmul, qt_all);
+    pack_transposed(dout, ldo, s.batch, H, S, dv, 1.0f, gt_all);
 
 #pragma omp for collapse(2) schedule(static)
     for (std::int64_t bs = 0; bs < s.batch * S; ++bs)
       for (std::int64_t h = 0; h < H; ++h) {
-        const float* o = out + bs * ldo + h * d;
-        const float* g = dout + bs * ldo + h * d;
+        const float* o = out + bs * ldo + h * dv;
+        const float* g = dout + bs * ldo + h * dv;
         float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
-        for (std::int64_t c = 0; c < d; ++c) acc += o[c] * g[c];
+        for (std::int64_t c = 0; c < dv; ++c) acc += o[c] * g[c];
         delta[((bs / S) * H + h) * S + bs % S] = acc;
       }
 
     // ---- pass 1: dq, one item per (b, head, query tile) ----
     {
-      float* qs = ws;              // [T][d] q * scale * log2e
-      float* gs = qs + T * d;      // [T][d] dout
-      float* acc = gs + T * d;     // [T][d] dq accumulator
-      float* pt = acc + T * d;     // [T][T] probabilities, then dS
-      float* dp = pt + T * T;      // [T][T] dP
-      float* lse2 = dp + T * T;    // [T]
-      float* drow = lse2 + T;      // [T]
+      float* qs = ws;               // [T][dk] q * scale * log2e
+      float* acc = qs + T * dk;     // [T][dk] dq accumulator
+      float* gs = acc + T * dk;     // [T][dv] dout
+      float* pt = gs + T * dv;      // [T][T] probabilities, then dS
+      float* dp = pt + T * T;       // [T][T] dP
+      float* lse2 = dp + T * T;     // [T]
+      float* drow = lse2 + T;       // [T]
       const std::int64_t items = s.batch * H * nqt;
 #pragma omp for schedule(dynamic, 1)
       for (std::int64_t item = 0; item < items; ++item) {
@@ -341,21 +364,21 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
         const std::int64_t bh = item % (s.batch * H);
         const std::int64_t b = bh / H, h = bh % H, g = h / per_group;
         const std::int64_t q0 = qt * T, nq = std::min(T, S - q0);
-        copy_rows(q + (b * S + q0) * ldq + h * d, ldq, nq, d, qmul, qs);
-        copy_rows(dout + (b * S + q0) * ldo + h * d, ldo, nq, d, 1.0f, gs);
+        copy_rows(q + (b * S + q0) * ldq + h * dk, ldq, nq, dk, qmul, qs);
+        copy_rows(dout + (b * S + q0) * ldo + h * dv, ldo, nq, dv, 1.0f, gs);
         for (std::int64_t i = 0; i < T; ++i) {
           lse2[i] = i < nq ? lse[(b * H + h) * S + q0 + i] * simd::kLog2e : kInf;
           drow[i] = i < nq ? delta[(b * H + h) * S + q0 + i] : 0.0f;
         }
-        std::fill(acc, acc + T * d, 0.0f);
+        std::fill(acc, acc + T * dk, 0.0f);
         for (std::int64_t ktile = 0; ktile <= qt; ++ktile) {
           const std::int64_t k0 = ktile * T, nk = std::min(T, S - k0);
-          const float* kbase = k + (b * S + k0) * ldkv + g * d;
-          const std::int64_t packed = ((b * G + g) * nqt + ktile) * d * T;
+          const float* kbase = k + (b * S + k0) * ldk + g * dk;
+          const std::int64_t tile_index = (b * G + g) * nqt + ktile;
           const bool diagonal = ktile == qt;
           const Part part = diagonal ? Part::Lower : Part::All;
-          tile_abt(qs, kt_all + packed, pt, d, part);
-          tile_abt(gs, vt_all + packed, dp, d, part);
+          tile_abt(qs, kt_all + tile_index * dk * T, pt, dk, part);
+          tile_abt(gs, vt_all + tile_index * dv * T, dp, dv, part);
           for (std::int64_t i = 0; i < T; ++i) {
             float* prow = pt + i * T;
             const float* dprow = dp + i * T;
@@ -366,27 +389,27 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
             if (diagonal)
               for (std::int64_t j = std::min(i + 1, nk); j < T; ++j) prow[j] = 0.0f;
           }
-          tile_ab_acc(pt, nk, kbase, ldkv, acc, d, part);
+          tile_ab_acc(pt, nk, kbase, ldk, acc, dk, part);
         }
         for (std::int64_t i = 0; i < nq; ++i) {
-          float* o = dq + (b * S + q0 + i) * ldq + h * d;
-          const float* a = acc + i * d;
+          float* o = dq + (b * S + q0 + i) * ldq + h * dk;
+          const float* a = acc + i * dk;
 #pragma omp simd
-          for (std::int64_t c = 0; c < d; ++c) o[c] = a[c] * scale;
+          for (std::int64_t c = 0; c < dk; ++c) o[c] = a[c] * scale;
         }
       }
     }
 
     // ---- pass 2: dk, dv, one item per (b, group, key tile) ----
     {
-      float* kc = ws;              // [T][d] k rows
-      float* vc = kc + T * d;      // [T][d] v rows
-      float* dka = vc + T * d;     // [T][d]
-      float* dva = dka + T * d;    // [T][d]
-      float* pt = dva + T * d;     // [T][T] P^T (rows: keys, cols: queries)
-      float* dp = pt + T * T;      // [T][T] dP^T, then dS^T
-      float* lse2 = dp + T * T;    // [T]
-      float* drow = lse2 + T;      // [T]
+      float* kc = ws;               // [T][dk] k rows
+      float* dka = kc + T * dk;     // [T][dk]
+      float* vc = dka + T * dk;     // [T][dv] v rows
+      float* dva = vc + T * dv;     // [T][dv]
+      float* pt = dva + T * dv;     // [T][T] P^T (rows: keys, cols: queries)
+      float* dp = pt + T * T;       // [T][T] dP^T, then dS^T
+      float* lse2 = dp + T * T;     // [T]
+      float* drow = lse2 + T;       // [T]
       const std::int64_t items = s.batch * G * nqt;
 #pragma omp for schedule(dynamic, 1)
       for (std::int64_t item = 0; item < items; ++item) {
@@ -394,23 +417,23 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
         const std::int64_t bg = item % (s.batch * G);
         const std::int64_t b = bg / G, g = bg % G;
         const std::int64_t k0 = ktile * T, nk = std::min(T, S - k0);
-        copy_rows(k + (b * S + k0) * ldkv + g * d, ldkv, nk, d, 1.0f, kc);
-        copy_rows(v + (b * S + k0) * ldkv + g * d, ldkv, nk, d, 1.0f, vc);
-        std::fill(dka, dka + T * d, 0.0f);
-        std::fill(dva, dva + T * d, 0.0f);
+        copy_rows(k + (b * S + k0) * ldk + g * dk, ldk, nk, dk, 1.0f, kc);
+        copy_rows(v + (b * S + k0) * ldv + g * dv, ldv, nk, dv, 1.0f, vc);
+        std::fill(dka, dka + T * dk, 0.0f);
+        std::fill(dva, dva + T * dv, 0.0f);
         for (std::int64_t h = g * per_group; h < (g + 1) * per_group; ++h) {
           for (std::int64_t qtile = ktile; qtile < nqt; ++qtile) {
             const std::int64_t q0 = qtile * T, nq = std::min(T, S - q0);
-            const float* qbase = q + (b * S + q0) * ldq + h * d;
-            const float* gbase = dout + (b * S + q0) * ldo + h * d;
+            const float* qbase = q + (b * S + q0) * ldq + h * dk;
+            const float* gbase = dout + (b * S + q0) * ldo + h * dv;
             for (std::int64_t i = 0; i < T; ++i) {
               lse2[i] = i < nq ? lse[(b * H + h) * S + q0 + i] * simd::kLog2e : kInf;
               drow[i] = i < nq ? delta[(b * H + h) * S + q0 + i] : 0.0f;
             }
-            const std::int64_t packed = ((b * H + h) * nqt + qtile) * d * T;
+            const std::int64_t tile_index = (b * H + h) * nqt + qtile;
             const Part part = qtile == ktile ? Part::Upper : Part::All;
-            tile_abt(kc, qt_all + packed, pt, d, part);
-            tile_abt(vc, gt_all + packed, dp, d, part);
+            tile_abt(kc, qt_all + tile_index * dk * T, pt, dk, part);
+            tile_abt(vc, gt_all + tile_index * dv * T, dp, dv, part);
             const v16 l0 = simd::load(lse2), l1 = simd::load(lse2 + 16),
                       l2 = simd::load(lse2 + 32), l3 = simd::load(lse2 + 48);
             const v16 d0 = simd::load(drow), d1 = simd::load(drow + 16),
@@ -434,20 +457,19 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
               if (diagonal)  // query i < key j is masked
                 for (std::int64_t i = 0; i < std::min(j, T); ++i) prow[i] = dprow[i] = 0.0f;
             }
-            tile_ab_acc(pt, nq, gbase, ldo, dva, d, part);
-            tile_ab_acc(dp, nq, qbase, ldq, dka, d, part);
+            tile_ab_acc(pt, nq, gbase, ldo, dva, dv, part);
+            tile_ab_acc(dp, nq, qbase, ldq, dka, dk, part);
           }
         }
         for (std::int64_t j = 0; j < nk; ++j) {
-          float* ok = dk + (b * S + k0 + j) * ldkv + g * d;
-          float* ov = dv + (b * S + k0 + j) * ldkv + g * d;
-          const float* ak = dka + j * d;
-          const float* av = dva + j * d;
+          float* ok = dk_out + (b * S + k0 + j) * ldk + g * dk;
+          float* ov = dv_out + (b * S + k0 + j) * ldv + g * dv;
+          const float* ak = dka + j * dk;
+          const float* av = dva + j * dv;
 #pragma omp simd
-          for (std::int64_t c = 0; c < d; ++c) {
-            ok[c] = ak[c] * scale;
-            ov[c] = av[c];
-          }
+          for (std::int64_t c = 0; c < dk; ++c) ok[c] = ak[c] * scale;
+#pragma omp simd
+          for (std::int64_t c = 0; c < dv; ++c) ov[c] = av[c];
         }
       }
     }

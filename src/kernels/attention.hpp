@@ -9,21 +9,25 @@
 // Layout (Megatron's [b, s, heads, d] after the QKV split; token strides let q/k/v point into a
 // fused QKV buffer without copies):
 //   q, dq      [batch, seq, heads,  head_dim]   element (b,s,h,d) at ((b*seq + s)*ld_q  + h*head_dim + d)
-//   k, v, dk, dv [batch, seq, groups, head_dim] element (b,s,g,d) at ((b*seq + s)*ld_kv + g*head_dim + d)
-//   out, dout  [batch, seq, heads,  head_dim]   token stride ld_o
+//   k, dk      [batch, seq, groups, head_dim]   element (b,s,g,d) at ((b*seq + s)*ld_kv + g*head_dim + d)
+//   v, dv      [batch, seq, groups, v_head_dim] token stride ld_v (default ld_kv)
+//   out, dout  [batch, seq, heads,  v_head_dim] token stride ld_o
 //   lse        [batch, heads, seq]              natural-log logsumexp of each query's scaled scores
 // Query head h attends with kv group h / (heads/groups) (Megatron's GQA grouping).
-// Scores are scaled by 1/sqrt(head_dim); query i attends to keys j <= i.
+// Scores are scaled by softmax_scale (default 1/sqrt(head_dim)); query i attends to keys j <= i.
+// v_head_dim may differ from head_dim (DeepSeek MLA); both must be multiples of 16.
 //
 // Forward saves only `out` and `lse`. Backward recomputes scores per tile in two passes that
 // each own their outputs (no atomics, no per-thread gradient copies, deterministic for any
 // thread count): pass 1 over (b, head, query tile) produces dq; pass 2 over (b, group, key tile)
 // produces dk and dv, looping over the group's heads and the query tiles at or after the key tile.
 //
-// Workspace: attention_*_workspace(shape, threads) floats, caller-owned, with P = the size of a
-// tile-packed transposed operand, P(h) = batch * h * ceil(seq/64) * 64 * head_dim:
-//   forward:  P(groups)                                   + threads * (128*head_dim + 4224)
-//   backward: 2*P(groups) + 2*P(heads) + batch*heads*seq  + threads * (256*head_dim + 8320)
+// Workspace: attention_*_workspace(shape, threads) floats, caller-owned, with P(h, d) = the size
+// of a tile-packed transposed operand = batch * h * ceil(seq/64) * 64 * d, dk = head_dim,
+// dv = v_head_dim:
+//   forward:  P(groups, dk) + threads * (64*dk + 64*dv + 4224)
+//   backward: P(groups, dk) + P(groups, dv) + P(heads, dk) + P(heads, dv) + batch*heads*seq
+//             + threads * (128*dk + 128*dv + 8320)
 // i.e. per-thread tiles independent of seq plus copies of k (and v, q, dout) transposed per
 // tile, packed once per call so the score micro-kernel streams contiguous memory. All terms
 // are linear in seq. The kernels use as many threads (<= num_threads()) as the workspace holds.
@@ -38,14 +42,22 @@ inline constexpr std::int64_t kAttnTile = 64;
 
 struct AttentionShape {
   std::int64_t batch = 0, seq = 0;
-  std::int64_t heads = 0;   // query heads
-  std::int64_t groups = 0;  // key/value heads (heads % groups == 0)
-  std::int64_t head_dim = 0;  // multiple of 16
-  std::int64_t ld_q = 0, ld_kv = 0, ld_o = 0;  // token strides; 0 = packed
+  std::int64_t heads = 0;     // query heads
+  std::int64_t groups = 0;    // key/value heads (heads % groups == 0)
+  std::int64_t head_dim = 0;  // q/k head dim, multiple of 16
+  // Token strides (elements between consecutive tokens); 0 = packed. ld_kv is k's stride and
+  // also v's unless ld_v is set.
+  std::int64_t ld_q = 0, ld_kv = 0, ld_o = 0;
+  std::int64_t v_head_dim = 0;  // v/out head dim; 0 = head_dim (differs for MLA: 128 vs 192)
+  float softmax_scale = 0.0f;   // 0 = 1/sqrt(head_dim); MLA passes its mscale-adjusted value
+  std::int64_t ld_v = 0;
 
+  std::int64_t v_dim() const { return v_head_dim ? v_head_dim : head_dim; }
+  float scale() const;
   std::int64_t q_stride() const { return ld_q ? ld_q : heads * head_dim; }
-  std::int64_t kv_stride() const { return ld_kv ? ld_kv : groups * head_dim; }
-  std::int64_t o_stride() const { return ld_o ? ld_o : heads * head_dim; }
+  std::int64_t k_stride() const { return ld_kv ? ld_kv : groups * head_dim; }
+  std::int64_t v_stride() const { return ld_v ? ld_v : ld_kv ? ld_kv : groups * v_dim(); }
+  std::int64_t o_stride() const { return ld_o ? ld_o : heads * v_dim(); }
   // Throws primus::Error with the offending value when the shape is unsupported.
   void validate() const;
 };

@@ -20,16 +20,18 @@ struct Result {
   std::vector<float> out, lse, dq, dk, dv;
 };
 
-Result run(const test::Fixture& f, int threads) {
+Result run(const test::Fixture& f, int threads, float softmax_scale = 0.0f) {
   AttentionShape s;
   s.batch = f.dim("q", 0);
   s.seq = f.dim("q", 1);
   s.heads = f.dim("q", 2);
   s.groups = f.dim("k", 2);
   s.head_dim = f.dim("q", 3);
+  s.v_head_dim = f.dim("v", 3);
+  s.softmax_scale = softmax_scale;
   const auto q = f.f("q"), k = f.f("k"), v = f.f("v"), dout = f.f("dout");
   Result r;
-  r.out.resize(q.size());
+  r.out.resize(dout.size());
   r.lse.resize(static_cast<std::size_t>(s.batch * s.heads * s.seq));
   r.dq.resize(q.size());
   r.dk.resize(k.size());
@@ -43,9 +45,9 @@ Result run(const test::Fixture& f, int threads) {
   return r;
 }
 
-void check_case(const std::string& name) {
+void check_case(const std::string& name, float softmax_scale = 0.0f) {
   const test::Fixture f(name);
-  const Result r = run(f, num_threads());
+  const Result r = run(f, num_threads(), softmax_scale);
   EXPECT_LT(rel_l2(r.out, f.f("out")), 1e-5) << name;
   EXPECT_LT(rel_l2(r.lse, f.f("lse")), 1e-5) << name;
   EXPECT_LT(rel_l2(r.dq, f.f("dq")), 1e-5) << name;
@@ -59,6 +61,10 @@ TEST(KernelAttention, GqaMatchesTorch) { check_case("attention_gqa"); }
 TEST(KernelAttention, GqaHeadDim64MatchesTorch) { check_case("attention_gqa_d64"); }
 TEST(KernelAttention, MqaExactTileMatchesTorch) { check_case("attention_mqa_tile"); }
 TEST(KernelAttention, ShorterThanOneTileMatchesTorch) { check_case("attention_short"); }
+// DeepSeek MLA shape: qk head dim 48, v head dim 32, explicit softmax scale.
+TEST(KernelAttention, DifferentValueHeadDimAndScaleMatchTorch) {
+  check_case("attention_mla_dims", 0.3f);
+}
 
 TEST(KernelAttention, DeterministicAcrossThreadCounts) {
   const test::Fixture f("attention_gqa");

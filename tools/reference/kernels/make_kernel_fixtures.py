@@ -116,16 +116,18 @@ def rope_case(name, b, s, h, d, percent, base, llama3):
     write(name, {"x": x, "y": y, "dy": dy, "dx": x.grad, "inv_freq": inv})
 
 
-def attention_case(name, b, s, h, g, d):
-    q, k, v = leaf(randn(b, s, h, d)), leaf(randn(b, s, g, d)), leaf(randn(b, s, g, d))
+def attention_case(name, b, s, h, g, d, dv=None, scale=None):
+    dv = dv or d
+    scale = scale or 1.0 / math.sqrt(d)
+    q, k, v = leaf(randn(b, s, h, d)), leaf(randn(b, s, g, d)), leaf(randn(b, s, g, dv))
     kk = k.repeat_interleave(h // g, dim=2)
     vv = v.repeat_interleave(h // g, dim=2)
-    scores = torch.einsum("bihd,bjhd->bhij", q, kk) / math.sqrt(d)
+    scores = torch.einsum("bihd,bjhd->bhij", q, kk) * scale
     mask = torch.ones(s, s, dtype=torch.bool).triu(1)
     scores = scores.masked_fill(mask, float("-inf"))
     lse = torch.logsumexp(scores, -1)  # [b, h, s]
     out = torch.einsum("bhij,bjhd->bihd", torch.softmax(scores, -1), vv)
-    dout = rounded(randn(b, s, h, d))
+    dout = rounded(randn(b, s, h, dv))
     out.backward(dout)
     write(name, {"q": q, "k": k, "v": v, "out": out, "lse": lse, "dout": dout, "dq": q.grad,
                  "dk": k.grad, "dv": v.grad})
@@ -281,6 +283,7 @@ def main():
     attention_case("attention_gqa_d64", 1, 80, 3, 1, 64)
     attention_case("attention_mqa_tile", 1, 64, 2, 1, 16)
     attention_case("attention_short", 2, 5, 2, 1, 48)
+    attention_case("attention_mla_dims", 1, 70, 2, 2, 48, dv=32, scale=0.3)
     swiglu()
     gelu()
     bias()
