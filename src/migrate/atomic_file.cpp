@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 namespace primus::migrate {
 
-void write_file_atomically(const fs::path& path, const std::string& text) {
+void write_file_atomically(const fs::path& path, const std::string& text, bool durable) {
   fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
   std::string tmpl = (dir / fmt::format(".{}.XXXXXX", path.filename().string())).string();
   int fd = ::mkstemp(tmpl.data());
@@ -35,7 +35,7 @@ void write_file_atomically(const fs::path& path, const std::string& text) {
   }
   // mkstemp creates 0600; a written config is an ordinary file.
   ::fchmod(fd, 0644);
-  int synced = ::fsync(fd);
+  int synced = durable ? ::fsync(fd) : 0;
   int sync_err = errno;
   int closed = ::close(fd);
   if (synced != 0 || closed != 0) {

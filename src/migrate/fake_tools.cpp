@@ -242,7 +242,7 @@ const std::vector<std::string>& fake_tool_names() {
 void install_fake_tools(const fs::path& bin_dir) {
   fs::create_directories(bin_dir);
   fs::path dispatcher = bin_dir / "primus-migrate-fake";
-  write_file_atomically(dispatcher, kDispatcher);
+  write_file_atomically(dispatcher, kDispatcher, false);
   fs::permissions(dispatcher, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
   for (const auto& name : fake_tool_names()) {
     std::error_code ec;

@@ -105,7 +105,7 @@ std::vector<OverrideEntry> new_preset_keys(const MegatronReading& megatron, cons
   for (int round = 0; round < kMaxRounds; ++round) {
     PresetText text{header, base, {}};
     for (const auto& [k, v] : keys) text.keys.push_back({k, v, ""});
-    write_file_atomically(trial_dir / preset_name, render_preset(text));
+    write_file_atomically(trial_dir / preset_name, render_preset(text), false);
     ValueMap resolved = resolve_preset_values(trial_dir / preset_name, trial_dir);
     auto remaining = architecture_differences(megatron.final_values, resolved);
     if (remaining.empty()) return text.keys;
@@ -216,7 +216,7 @@ MigrationResult migrate(const MigrationRequest& request) {
   };
   ProofResult proof;
   for (int round = 0; round < kMaxRounds; ++round) {
-    write_file_atomically(trial / experiment_name, render());
+    write_file_atomically(trial / experiment_name, render(), false);
     config::ResolveOptions options;
     options.config = trial / experiment_name;
     options.world_size = result.world_size;
@@ -239,7 +239,7 @@ MigrationResult migrate(const MigrationRequest& request) {
     for (const auto& key : candidates) {
       config::Value kept = overrides[key];
       overrides.erase(key);
-      write_file_atomically(trial / experiment_name, render());
+      write_file_atomically(trial / experiment_name, render(), false);
       config::ResolveOptions options;
       options.config = trial / experiment_name;
       options.world_size = result.world_size;

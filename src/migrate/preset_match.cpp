@@ -72,7 +72,7 @@ bool is_compared_key(const std::string& key) {
 
 ValueMap resolve_preset_values(const fs::path& preset, const fs::path& scratch) {
   fs::path experiment = scratch / ("match-" + preset.stem().string() + ".yaml");
-  write_file_atomically(experiment, fmt::format("model: {}\noverrides: {{}}\n", fs::absolute(preset).string()));
+  write_file_atomically(experiment, fmt::format("model: {}\noverrides: {{}}\n", fs::absolute(preset).string()), false);
   config::ResolveOptions options;
   options.config = experiment;
   options.world_size = 1;
