@@ -71,8 +71,9 @@ class ModelFixture : public ::testing::TestWithParam<std::string> {};
 TEST_P(ModelFixture, FilesAreConsistentWithConfig) {
   const std::string name = GetParam();
   const nlohmann::json c = read_config(name);
-  const std::int64_t b = c["micro_batch_size"], s = c["seq_length"], h = c["hidden_size"],
-                     steps = c["steps"];
+  // The batch file holds the global batch; micro-batch k is rows [k*m, (k+1)*m).
+  const std::int64_t b = c["global_batch_size"], m = c["micro_batch_size"],
+                     s = c["seq_length"], h = c["hidden_size"], steps = c["steps"];
   SafetensorsReader weights(kDir + name + "/weights.safetensors");
   SafetensorsReader batch(kDir + name + "/batch.safetensors");
   SafetensorsReader expected(kDir + name + "/expected.safetensors");
@@ -114,16 +115,23 @@ TEST_P(ModelFixture, FilesAreConsistentWithConfig) {
   EXPECT_EQ(expected.entry("step_losses").shape, (Shape{steps}));
   EXPECT_EQ(expected.entry("step_grad_norms").shape, (Shape{steps}));
 
-  // loss is the masked mean of the per-token losses, and the first training step sees it.
+  // loss is the mean over micro-batches of each one's masked mean of the per-token losses,
+  // and the first training step sees it.
   const float loss = expected.read_f32("loss")[0];
   const auto losses = expected.read_f32("losses");
   const auto mask = batch.read_f32("loss_mask");
-  double sum = 0, count = 0;
-  for (std::size_t i = 0; i < losses.size(); ++i) {
-    sum += static_cast<double>(losses[i]) * mask[i];
-    count += mask[i];
+  ASSERT_EQ(b % m, 0);
+  double total = 0;
+  for (std::int64_t k = 0; k < b / m; ++k) {
+    double sum = 0, count = 0;
+    for (std::int64_t i = k * m * s; i < (k + 1) * m * s; ++i) {
+      sum += static_cast<double>(losses[static_cast<std::size_t>(i)]) * mask[static_cast<std::size_t>(i)];
+      count += mask[static_cast<std::size_t>(i)];
+    }
+    ASSERT_GT(count, 0) << "micro-batch " << k << " has no unmasked token";
+    total += sum / count;
   }
-  EXPECT_NEAR(sum / count, loss, 1e-6 * loss);
+  EXPECT_NEAR(total / static_cast<double>(b / m), loss, 1e-6 * loss);
   EXPECT_EQ(expected.read_f32("step_losses")[0], loss);
   // Training on one batch lowers the loss.
   EXPECT_LT(expected.read_f32("step_losses").back(), 0.8f * loss);
@@ -140,7 +148,8 @@ TEST_P(ModelFixture, FilesAreConsistentWithConfig) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, ModelFixture,
                          ::testing::Values("mha", "gqa", "tied", "qkv_bias_qk_norm",
-                                           "rope_scaling", "layernorm_gelu_bias", "bf16"));
+                                           "rope_scaling", "layernorm_gelu_bias", "bf16",
+                                           "grad_accum"));
 
 }  // namespace
 }  // namespace primus::io

@@ -37,6 +37,10 @@ Details:
     would use the tanh approximation).
   - Biases: add_bias_linear puts a bias on linear_qkv, linear_proj, linear_fc1, linear_fc2;
     add_qkv_bias on linear_qkv only. The output layer never has a bias.
+  - Loss with gradient accumulation: a global batch of several micro-batches has the mean of
+    the micro-batches' masked means (each micro-batch normalised by its own mask sum).
+    Computing all rows in one forward pass gives the same values as one pass per micro-batch:
+    samples do not interact.
   - Loss: logits are computed over padded_vocab_size columns (the padded rows of the output
     weight exist), but the padded columns are excluded from the softmax (the engine's choice:
     Megatron itself would include them). Cross-entropy in the working precision.
@@ -290,9 +294,17 @@ def token_losses(logits, labels, vocab_size):
     return torch.logsumexp(lg, dim=-1) - lg.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
 
 
-def masked_loss(losses, loss_mask):
-    """Megatron's loss: sum(loss * mask) / sum(mask)."""
-    return (losses * loss_mask).sum() / loss_mask.sum()
+def masked_loss(losses, loss_mask, micro_batch_size=None):
+    """Megatron's loss: sum(loss * mask) / sum(mask) per micro-batch (consecutive rows of
+    micro_batch_size samples; the whole batch when None), averaged over the micro-batches
+    (Megatron divides each micro-batch's loss by the number of micro-batches before backward,
+    calculate_per_token_loss false)."""
+    mbs = micro_batch_size or losses.shape[0]
+    if losses.shape[0] % mbs:
+        raise ValueError("batch is not a whole number of micro-batches")
+    parts = [(losses[i:i + mbs] * loss_mask[i:i + mbs]).sum() / loss_mask[i:i + mbs].sum()
+             for i in range(0, losses.shape[0], mbs)]
+    return parts[0] if len(parts) == 1 else sum(parts) / len(parts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,14 +317,16 @@ def make_params(cfg, weights, dtype):
                        for name in parameter_shapes(cfg))
 
 
-def loss_and_grads(cfg, weights, tokens, labels, loss_mask, dtype=torch.float64):
-    """One forward/backward from the given weights. Returns a dict of tensors: loss, losses,
-    logits, act.<name> and grad.<param name>."""
+def loss_and_grads(cfg, weights, tokens, labels, loss_mask, dtype=torch.float64,
+                   micro_batch_size=None):
+    """One forward/backward from the given weights over a global batch (gradients accumulated
+    over its micro-batches). Returns a dict of tensors: loss, losses, logits, act.<name> and
+    grad.<param name>."""
     params = make_params(cfg, weights, dtype)
     model = LlamaReference(cfg, params)
     logits, acts = model.forward(torch.as_tensor(tokens, dtype=torch.long))
     losses = token_losses(logits, torch.as_tensor(labels, dtype=torch.long), cfg.vocab_size)
-    loss = masked_loss(losses, torch.as_tensor(loss_mask, dtype=dtype))
+    loss = masked_loss(losses, torch.as_tensor(loss_mask, dtype=dtype), micro_batch_size)
     loss.backward()
     out = OrderedDict(loss=loss.detach(), losses=losses.detach(), logits=logits.detach())
     for name, t in acts.items():
@@ -333,7 +347,7 @@ def clip_gradients(params, clip_grad):
 
 
 def train(cfg, weights, tokens, labels, loss_mask, steps, lr, weight_decay, betas, eps,
-          clip_grad, dtype=torch.float64):
+          clip_grad, dtype=torch.float64, micro_batch_size=None):
     """`steps` AdamW steps on the same batch. Returns (losses, grad_norms): losses[i] is the loss
     of step i's forward pass (before that step's update: losses[0] is the initial loss) and
     grad_norms[i] the global gradient norm before clipping."""
@@ -352,7 +366,7 @@ def train(cfg, weights, tokens, labels, loss_mask, steps, lr, weight_decay, beta
     for _ in range(steps):
         opt.zero_grad(set_to_none=False)
         logits, _ = model.forward(tok)
-        loss = masked_loss(token_losses(logits, lab, cfg.vocab_size), mask)
+        loss = masked_loss(token_losses(logits, lab, cfg.vocab_size), mask, micro_batch_size)
         loss.backward()
         norms.append(clip_gradients(params, clip_grad))
         opt.step()

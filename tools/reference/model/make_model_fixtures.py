@@ -5,9 +5,12 @@ which has torch 1.13 and numpy 1.24):
   config.json          model + training hyper-parameters under Megatron argument names (plus
                        "steps", the number of optimizer steps behind step_losses)
   weights.safetensors  the initial parameters, F32, Megatron-Core names and shapes
-  batch.safetensors    tokens [b, s] I32, labels [b, s] I32, loss_mask [b, s] F32
+  batch.safetensors    tokens [b, s] I32, labels [b, s] I32, loss_mask [b, s] F32, where
+                       b = global_batch_size: micro-batch k is rows k*m .. k*m+m-1 for
+                       m = micro_batch_size (one micro-batch except in grad_accum)
   expected.safetensors the reference's answers, all F32:
       loss                  []     sum(ce * loss_mask) / sum(loss_mask) at the initial weights
+                                   (per micro-batch, then averaged over micro-batches)
       losses                [b, s] per-token cross-entropy (unmasked)
       logits                [b, s, padded_vocab_size] (padded columns included: they are what
                                    the output layer computes; they only stay out of the softmax)
@@ -35,7 +38,8 @@ Choices (see README.md next to this script for the tolerances):
   forgot a norm weight or a bias would pass with the init values.
 - Batch: random tokens in [0, vocab_size); labels are the next tokens (a random sequence of
   s + 1 tokens per sample); loss_mask is 1 except ~20% random zeros and the last 3 positions of
-  sample 0.
+  sample 0 (in grad_accum also the first half of sample 1, so the two micro-batches have
+  clearly different mask sums and per-micro-batch normalisation matters).
 - Training: `steps` = 10 AdamW steps on the same batch, constant lr (lr_decay_style constant,
   lr_warmup_iters 0), decay on 2-D parameters only, Megatron's global-norm clipping; see
   llama_reference.py. clip_grad is chosen per case so that clipping is active on some steps and
@@ -89,6 +93,7 @@ CASES = {
     "layernorm_gelu_bias": dict(normalization="LayerNorm", swiglu=False, add_bias_linear=True,
                                 rotary_percent=0.5, seed=1239),
     "bf16": dict(bf16=True, seed=1240),
+    "grad_accum": dict(global_batch_size=4, seed=1241),
 }
 
 NORM_WEIGHT_STD = 0.1
@@ -126,13 +131,18 @@ def init_weights(mcfg, cfg, rng):
 
 
 def make_batch(cfg, rng):
-    b, s, v = cfg["micro_batch_size"], cfg["seq_length"], cfg["vocab_size"]
+    b, s, v = cfg["global_batch_size"], cfg["seq_length"], cfg["vocab_size"]
     seq = rng.integers(0, v, size=(b, s + 1))
     tokens = seq[:, :-1].astype(np.int32)
     labels = seq[:, 1:].astype(np.int32)
     mask = (rng.random((b, s)) >= MASKED_FRACTION).astype(np.float32)
     mask[0, -3:] = 0.0
-    assert mask.sum() > 0
+    if b > cfg["micro_batch_size"]:
+        # Unequal mask sums per micro-batch, so that normalising per micro-batch differs from
+        # normalising over the global batch.
+        mask[1, :s // 2] = 0.0
+    for i in range(0, b, cfg["micro_batch_size"]):
+        assert mask[i:i + cfg["micro_batch_size"]].sum() > 0
     return tokens, labels, mask
 
 
@@ -149,7 +159,7 @@ def rel_l2(a, b):
 def training_args(cfg):
     return dict(steps=cfg["steps"], lr=cfg["lr"], weight_decay=cfg["weight_decay"],
                 betas=(cfg["adam_beta1"], cfg["adam_beta2"]), eps=cfg["adam_eps"],
-                clip_grad=cfg["clip_grad"])
+                clip_grad=cfg["clip_grad"], micro_batch_size=cfg["micro_batch_size"])
 
 
 def choose_clip(cfg, mcfg, weights, batch):
@@ -177,7 +187,9 @@ def make_case(name):
     tokens, labels, mask = make_batch(cfg, rng)
     cfg["clip_grad"] = choose_clip(cfg, mcfg, weights, (tokens, labels, mask))
 
-    res = ref.loss_and_grads(mcfg, weights, tokens, labels, mask, dtype=torch.float64)
+    mbs = cfg["micro_batch_size"]
+    res = ref.loss_and_grads(mcfg, weights, tokens, labels, mask, dtype=torch.float64,
+                             micro_batch_size=mbs)
     step_losses, step_norms = ref.train(mcfg, weights, tokens, labels, mask,
                                         dtype=torch.float64, **training_args(cfg))
     assert abs(step_losses[0] - float(res["loss"])) <= 1e-12 * abs(step_losses[0])
@@ -187,7 +199,8 @@ def make_case(name):
                          f"{step_norms}; pick another clip_grad")
 
     # What an exact float32 implementation of the same maths lands at (informational).
-    res32 = ref.loss_and_grads(mcfg, weights, tokens, labels, mask, dtype=torch.float32)
+    res32 = ref.loss_and_grads(mcfg, weights, tokens, labels, mask, dtype=torch.float32,
+                               micro_batch_size=mbs)
     losses32, _ = ref.train(mcfg, weights, tokens, labels, mask, dtype=torch.float32,
                             **training_args(cfg))
     fp32_err = dict(
