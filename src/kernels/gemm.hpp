@@ -19,7 +19,7 @@
 //                                                         1.0f, /*accumulate=*/true)
 //
 // Primitives are created once per distinct (dtype, shape, strides, transposes, alpha,
-// accumulate) and cached for the life of the process together with their scratchpad, so a
+// accumulate) -- or per (dtype, transposes, alpha, accumulate) with dynamic_shape -- and cached for the life of the process together with their scratchpad, so a
 // training step allocates nothing. Thread-safe; calls with the same shape serialise.
 #pragma once
 
@@ -37,6 +37,11 @@ struct GemmArgs {
   std::int64_t lda = 0, ldb = 0, ldc = 0;  // 0 means "packed": K/M, N/K, N as per transposes
   float alpha = 1.0f;
   bool accumulate = false;  // C += alpha * op(A) op(B) instead of C = ...
+  // Shapes that change every step (MoE expert blocks: rows per expert vary with routing) would
+  // fill the cache with one primitive per size. dynamic_shape = true uses one primitive with
+  // run-time M/N/K/strides per (dtype, transposes, alpha, accumulate) instead; it is somewhat
+  // slower than a shape-specialised primitive, so leave it off for fixed shapes.
+  bool dynamic_shape = false;
 };
 
 // fp32 x fp32 -> fp32.

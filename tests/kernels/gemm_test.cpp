@@ -97,6 +97,34 @@ TEST(KernelGemm, Bf16LinearLayerShapesAndCache) {
   EXPECT_EQ(gemm_cache_size(), cached);  // same shape: primitive reused
 }
 
+TEST(KernelGemm, DynamicShapesShareOnePrimitive) {
+  // MoE-style: expert blocks of varying row counts through one run-time-shaped primitive.
+  const std::int64_t N = 24, K = 40;
+  std::size_t before = 0;
+  for (int ta = 0; ta < 2; ++ta)
+    for (int acc = 0; acc < 2; ++acc) {
+      for (std::int64_t M : {1, 7, 64, 33}) {
+        GemmArgs g{ta == 1, true, M, N, K, 0, 0, 0, 1.0f, acc == 1, /*dynamic_shape=*/true};
+        const std::int64_t lda = ta ? M : K;
+        const auto a = random_vec(M * K, 11), b = random_vec(N * K, 12);
+        const auto c0 = random_vec(M * N, 13);
+        const auto want = reference(g, a, b, c0, lda, K, N);
+        auto c = c0;
+        gemm(g, a.data(), b.data(), c.data());
+        EXPECT_LT(rel_l2(c, want), 1e-5) << "M=" << M << " ta=" << ta << " acc=" << acc;
+        std::vector<bf16> ah(a.size()), bh(b.size());
+        convert_f32_to_bf16(a.data(), ah.data(), a.size());
+        convert_f32_to_bf16(b.data(), bh.data(), b.size());
+        c = c0;
+        gemm(g, ah.data(), bh.data(), c.data());
+        EXPECT_LT(rel_l2(c, want), 1e-2) << "bf16 M=" << M;
+        if (M == 1 && ta == 0 && acc == 0) before = gemm_cache_size();
+      }
+    }
+  // 2 dtypes x 2 transposes x 2 accumulate modes, whatever the row counts.
+  EXPECT_EQ(gemm_cache_size(), before + 6);
+}
+
 TEST(KernelGemm, RejectsBadShapes) {
   float a[4] = {}, b[4] = {}, c[4] = {};
   EXPECT_THROW(gemm(false, false, 0, 2, 2, a, 2, b, 2, c, 2), Error);
