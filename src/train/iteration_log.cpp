@@ -37,9 +37,7 @@ double RecentAverage::add(int64_t iteration, double value) {
 }
 
 LogIntervalTotals::LogIntervalTotals(std::vector<std::string> loss_names)
-    : names_(std::move(loss_names)), sums_(names_.size(), 0.0), averages_(names_.size()) {
-  for (std::size_t i = 0; i < names_.size(); ++i) averages_[i].name = names_[i];
-}
+    : names_(std::move(loss_names)), sums_(names_.size(), 0.0), averages_(names_.size()) {}
 
 void LogIntervalTotals::add_iteration(std::span<const double> losses, bool skipped) {
   if (losses.size() != names_.size())
@@ -58,7 +56,8 @@ void LogIntervalTotals::add_iteration(std::span<const double> losses, bool skipp
 
 std::span<const LossValue> LogIntervalTotals::averages() {
   const double n = static_cast<double>(std::max<int64_t>(1, advanced_));
-  for (std::size_t i = 0; i < sums_.size(); ++i) averages_[i].value = sums_[i] / n;
+  // Names are pointed at here, not in the constructor: a moved object's short strings move too.
+  for (std::size_t i = 0; i < sums_.size(); ++i) averages_[i] = LossValue{names_[i], sums_[i] / n};
   return averages_;
 }
 

@@ -75,7 +75,8 @@ class LogIntervalTotals {
   int64_t skipped_iterations() const { return skipped_; }
   int64_t nan_iterations() const { return nan_; }
   int64_t iterations() const { return advanced_ + skipped_; }
-  // Interval averages, one per loss name: sum / max(1, advanced iterations).
+  // Interval averages, one per loss name: sum / max(1, advanced iterations). Valid until the next
+  // call on this object (or its move).
   std::span<const LossValue> averages();
   // Starts a new interval (after the line is printed).
   void reset();

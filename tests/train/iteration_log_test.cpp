@@ -159,6 +159,11 @@ TEST(LogIntervalTotals, AveragesOverAdvancedIterationsAndCountsSkips) {
   ASSERT_EQ(t.averages().size(), 1u);
   EXPECT_EQ(t.averages()[0].name, "lm loss");
   EXPECT_DOUBLE_EQ(t.averages()[0].value, 3.0);
+  // Still valid after a move (short names live inside the std::string objects).
+  LogIntervalTotals moved = std::move(t);
+  EXPECT_EQ(moved.averages()[0].name, "lm loss");
+  EXPECT_DOUBLE_EQ(moved.averages()[0].value, 3.0);
+  t = std::move(moved);
   t.reset();
   EXPECT_EQ(t.iterations(), 0);
   EXPECT_DOUBLE_EQ(t.averages()[0].value, 0.0);
