@@ -340,7 +340,11 @@ void SafetensorsReader::read_f32(std::string_view name, std::span<float> out) co
       copy_bytes(e, out.data());
       return;
     case StDType::BF16:
-      for (std::size_t i = 0; i < n; ++i) out[i] = to_f32(load<bf16>(src + 2 * i));
+      if (reinterpret_cast<std::uintptr_t>(src) % alignof(bf16) == 0) {
+        convert_bf16_to_f32(reinterpret_cast<const bf16*>(src), out.data(), n);  // vectorised
+      } else {
+        for (std::size_t i = 0; i < n; ++i) out[i] = to_f32(load<bf16>(src + 2 * i));
+      }
       return;
     case StDType::F16:
       for (std::size_t i = 0; i < n; ++i)

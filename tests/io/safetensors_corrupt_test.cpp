@@ -187,5 +187,27 @@ TEST(SafetensorsCorrupt, HandWrittenValidFileIsAccepted) {
   EXPECT_TRUE(r.metadata().empty());
 }
 
+TEST(SafetensorsCorrupt, UnalignedDataIsReadThroughCopies) {
+  // A writer that does not pad the header (legal) can leave the data at an odd address:
+  // conversions and copies still work, zero-copy views refuse with a clear message.
+  TempDir dir;
+  const auto path = dir / "odd.safetensors";
+  std::string header =
+      R"({"b":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]},)"
+      R"("f":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})";
+  if (header.size() % 2 == 0) header += ' ';
+  write_raw(path, header, std::string("\x80\x3f\x00\xc0\x00\x00\x20\x40", 8));
+  SafetensorsReader r(path);
+  EXPECT_EQ(r.read_f32("b"), (std::vector<float>{1.0f, -2.0f}));
+  EXPECT_EQ(r.read_f32("f"), std::vector<float>{2.5f});
+  EXPECT_EQ(r.copy<float>("f"), std::vector<float>{2.5f});
+  try {
+    r.view<float>("f");
+    FAIL() << "misaligned view handed out";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not 4-byte aligned"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace primus::io
