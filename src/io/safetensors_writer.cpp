@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -50,7 +51,8 @@ void SafetensorsWriter::insert(std::string name, StDType dtype, std::vector<std:
   if (name == kMetadataKey) fail("safetensors: '{}' is reserved for metadata", name);
   if (tensors_.count(name) != 0) fail("safetensors: tensor '{}' added twice", name);
   const auto numel = checked_numel(shape);
-  if (!numel) fail("safetensors: tensor '{}': invalid shape {}", name, shape_string(shape));
+  if (!numel || static_cast<std::uint64_t>(*numel) > SIZE_MAX / st_dtype_size(dtype))
+    fail("safetensors: tensor '{}': invalid shape {}", name, shape_string(shape));
   const std::size_t bytes = static_cast<std::size_t>(*numel) * st_dtype_size(dtype);
   if (data == nullptr && bytes > 0)
     fail("safetensors: tensor '{}': null data for {} bytes", name, bytes);

@@ -213,6 +213,7 @@ TEST(SafetensorsRoundTrip, WriterRejectsBadInput) {
   EXPECT_THROW(w.add("__metadata__", {3}, f), Error);  // reserved
   EXPECT_THROW(w.add("y", {2, 2}, f), Error);          // 4 elements promised, 3 given
   EXPECT_THROW(w.add("z", StDType::F32, {-1}, f.data()), Error);
+  EXPECT_THROW(w.add("huge", StDType::F64, {1ll << 62}, f.data()), Error);  // bytes overflow
   EXPECT_THROW(w.add("n", StDType::F32, {2}, nullptr), Error);
   EXPECT_EQ(w.size(), 1u);  // failed adds leave nothing behind
   w.add("n", StDType::F32, {2}, f.data());  // the name is still free after the failure
