@@ -193,6 +193,59 @@ fake_process_launcher() {
   PRIMUS_MIGRATE_OUTER_NP=$np exec "${args[@]:i}"
 }
 
+# sbatch/salloc: run the job script (or command) here, as node 0 of the allocation it asks for.
+fake_slurm_allocation() {
+  local args=("$@") i=0 nodes=0 a line
+  while (( i < ${#args[@]} )); do
+    a=${args[i]}
+    case "$a" in
+      -N|--nodes) nodes=${args[i+1]}; i=$((i + 2)) ;;
+      --nodes=*) nodes=${a#*=}; i=$((i + 1)) ;;
+      --wrap=*) args=(bash -c "${a#--wrap=}"); i=0; break ;;
+      -*=*) i=$((i + 1)) ;;
+      -J|-p|-t|-o|-e|-A|-q|-c|-n|-w|-x|-D|--job-name|--partition|--time|--output|--error|--account|--qos|\
+      --ntasks|--ntasks-per-node|--cpus-per-task|--gpus|--gpus-per-node|--gres|--mem|--chdir|--nodelist|--exclude|\
+      --dependency|--array|--reservation|--constraint|-C|-d|-a)
+        i=$((i + 2)) ;;
+      -*) i=$((i + 1)) ;;
+      *) break ;;
+    esac
+  done
+  (( i < ${#args[@]} )) || exit 0
+  local cmd=("${args[@]:i}")
+  if [[ $name == sbatch && -f ${cmd[0]} ]]; then
+    if (( nodes == 0 )); then
+      while IFS= read -r line; do
+        case "$line" in
+          "#SBATCH --nodes="*) nodes=${line#"#SBATCH --nodes="} ;;
+          "#SBATCH -N "*) nodes=${line#"#SBATCH -N "} ;;
+          "#SBATCH --nodes "*) nodes=${line#"#SBATCH --nodes "} ;;
+        esac
+      done < "${cmd[0]}"
+    fi
+    cmd=(bash "${cmd[@]}")
+  fi
+  (( nodes > 0 )) || nodes=1
+  export SLURM_NNODES=$nodes SLURM_JOB_NUM_NODES=$nodes SLURM_NODEID=0 SLURM_PROCID=0 SLURM_LOCALID=0
+  export SLURM_JOB_ID=1 SLURM_JOB_NODELIST="node[0-$((nodes - 1))]" SLURM_GPUS_ON_NODE=$gpus
+  exec "${cmd[@]}"
+}
+
+# ssh HOST COMMAND: the command runs here (multi-node scripts start one launch per host this way).
+fake_ssh() {
+  local args=("$@") i=0
+  while (( i < ${#args[@]} )); do
+    case "${args[i]}" in
+      -p|-o|-i|-l|-F|-J|-E|-b|-c|-D|-L|-R|-W|-w|-S|-Q|-O|-m|-e) i=$((i + 2)) ;;
+      -*) i=$((i + 1)) ;;
+      *) break ;;
+    esac
+  done
+  i=$((i + 1))  # the host
+  (( i < ${#args[@]} )) || exit 0
+  exec bash -c "${args[*]:i}"
+}
+
 fake_git() {
   case "$1" in
     clone)
@@ -222,7 +275,9 @@ case "$name" in
   ibv_devinfo|ibstat) fake_ibv_devinfo "$@" ;;
   ibv_devices) fake_ibv_devices "$@" ;;
   mpirun|mpiexec|srun) fake_process_launcher "$@" ;;
-  scontrol) echo node0; exit 0 ;;
+  scontrol) for ((n = 0; n < ${SLURM_NNODES:-1}; n++)); do echo "node$n"; done; exit 0 ;;
+  sbatch|salloc) fake_slurm_allocation "$@" ;;
+  ssh) fake_ssh "$@" ;;
   git) fake_git "$@" ;;
   *) exit 0 ;;  # pip, wget, curl, docker, sleep, ...: nothing to do in a dry run
 esac
@@ -235,7 +290,8 @@ const std::vector<std::string>& fake_tool_names() {
       "torchrun",   "deepspeed",   "python",  "python3",  "nvidia-smi", "rocm-smi", "amd-smi",
       "rdma",       "ibv_devinfo", "ibstat",  "ibv_devices", "mpirun", "mpiexec",  "srun",
       "scontrol",   "git",         "pip",     "pip3",     "conda",      "wget",     "curl",
-      "docker",     "podman",      "sleep",   "huggingface-cli", "apt-get"};
+      "docker",     "podman",      "sleep",   "huggingface-cli", "apt-get", "sbatch",
+      "salloc",     "ssh"};
   return names;
 }
 

@@ -1,7 +1,8 @@
 // Launch scripts in the further styles users have (tests/migrate/scripts): functions echoing
 // flag groups under set -euo pipefail, case statements with positional arguments, += option
-// strings run through eval, sourced env files, mpirun around python, a script that fails early,
-// one that never launches, one with unknown flags. Each checks chosen keys and the proof.
+// strings run through eval, sourced env files, mpirun around python, a Slurm batch job with srun
+// around torchrun, a script that fails early, one that never launches, one with unknown flags.
+// Each checks chosen keys and the proof.
 #include <filesystem>
 
 #include "migrate_test_support.hpp"
@@ -100,6 +101,16 @@ TEST(ScriptStyles, MpirunAroundPythonGivesTheProcessCount) {
   EXPECT_EQ(m.result.model, "tiny_llama.yaml");
   EXPECT_EQ(m.integer("data_parallel_size"), 4);
   EXPECT_EQ(m.integer("lr_warmup_iters"), 20);
+}
+
+TEST(ScriptStyles, SlurmBatchJobWithSrunAroundTorchrun) {
+  TestDir dir;
+  auto m = migrate_script(test_script("slurm/submit.sh"), {}, dir.path());
+  EXPECT_TRUE(m.result.proof.lossless()) << m.result.proof.describe();
+  EXPECT_EQ(m.result.world_size, 32);  // #SBATCH --nodes=4, 8 GPUs each
+  EXPECT_EQ(m.result.model, "llama3_70B.yaml");
+  EXPECT_EQ(m.integer("pipeline_model_parallel_size"), 4);
+  EXPECT_EQ(m.integer("data_parallel_size"), 1);
 }
 
 TEST(ScriptStyles, AScriptThatFailsEarlyReportsItsCodeAndMessage) {
