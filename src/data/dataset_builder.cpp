@@ -22,6 +22,11 @@ std::array<std::shared_ptr<GPTDataset>, 3> build_splits(
   for (std::size_t i = 0; i < 3; ++i) {
     if (!matrix[i]) continue;
     const auto [beg, end] = split_range(*matrix[i], n);
+    if (end <= beg && i != 0) continue;  // e.g. "969,30,1" on a few hundred documents: no test data
+    if (end <= beg) {
+      fail("{}: the train split holds no sequences ({} sequences in the dataset; check split)",
+           path ? *path : std::string("mock data"), n);
+    }
     std::vector<std::int32_t> indices;
     for (std::int64_t k = beg; k < end; ++k) indices.push_back(static_cast<std::int32_t>(k));
     out[i] = std::make_shared<GPTDataset>(low, path, std::move(indices), sizes[i],
@@ -117,7 +122,13 @@ std::array<std::shared_ptr<SampleDataset>, 3> build_gpt_datasets(const GPTDatase
     for (std::size_t i = 0; i < 3; ++i) {
       if (!matrix[i]) continue;
       std::vector<std::shared_ptr<GPTDataset>> parts;
-      for (auto& m : mids) parts.push_back(m[i]);
+      for (std::size_t d = 0; d < mids.size(); ++d) {
+        if (!mids[d][i]) {
+          fail("{}: the {} split of this blended dataset holds no sequences (too few documents for the split)",
+               blend.prefixes[d], split_name(kAllSplits[i]));
+        }
+        parts.push_back(mids[d][i]);
+      }
       std::vector<double> w_i;
       std::int64_t size_i = 0;
       if (!weights.empty()) {

@@ -41,7 +41,8 @@ struct GPTDatasetsSpec {
   std::int64_t vocab_size = 0;  // mock data only
 };
 
-// One dataset per split (nullptr where the split is empty or has no blend).
+// One dataset per split (nullptr where the split has no blend, a zero fraction, or — for valid and
+// test — rounds to zero sequences of a small dataset; an empty train split is an error).
 std::array<std::shared_ptr<SampleDataset>, 3> build_gpt_datasets(const GPTDatasetsSpec& spec);
 
 }  // namespace primus::data
