@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <regex>
+#include <charconv>
 #include <unistd.h>
 
 #include "core/error.hpp"
@@ -120,28 +120,46 @@ NpyArray read_npy(const std::string& path) {
   }
   if (start + hlen > file.size()) fail("{}: truncated .npy header", path);
   const std::string header(reinterpret_cast<const char*>(p + start), hlen);
-  static const std::regex descr_re("'descr':\\s*'([^']*)'");
-  static const std::regex order_re("'fortran_order':\\s*(True|False)");
-  static const std::regex shape_re("'shape':\\s*\\(([^)]*)\\)");
-  std::smatch m;
+  // The header is a Python dict literal; find each key and read its value by hand.
+  auto value_after = [&](const std::string& key) -> std::size_t {
+    const std::size_t k = header.find("'" + key + "'");
+    if (k == std::string::npos) fail("{}: .npy header has no '{}'", path, key);
+    std::size_t v = header.find(':', k);
+    if (v == std::string::npos) fail("{}: malformed .npy header", path);
+    ++v;
+    while (v < header.size() && header[v] == ' ') ++v;
+    return v;
+  };
   NpyArray a;
-  if (!std::regex_search(header, m, descr_re)) fail("{}: .npy header has no descr", path);
-  a.descr = m[1];
+  std::size_t v = value_after("descr");
+  if (v >= header.size() || header[v] != '\'') fail("{}: malformed .npy descr", path);
+  const std::size_t descr_end = header.find('\'', v + 1);
+  if (descr_end == std::string::npos) fail("{}: malformed .npy descr", path);
+  a.descr = header.substr(v + 1, descr_end - v - 1);
   if (descr_size(a.descr) == 0) {
     fail("{}: unsupported .npy dtype '{}' (expected an integer array)", path, a.descr);
   }
-  if (!std::regex_search(header, m, order_re) || m[1] == "True") {
-    fail("{}: .npy array is not C-ordered", path);
-  }
-  if (!std::regex_search(header, m, shape_re)) fail("{}: .npy header has no shape", path);
-  const std::string dims = m[1];
+  v = value_after("fortran_order");
+  if (header.compare(v, 5, "False") != 0) fail("{}: .npy array is not C-ordered", path);
+  v = value_after("shape");
+  if (v >= header.size() || header[v] != '(') fail("{}: malformed .npy shape", path);
+  const std::size_t shape_end = header.find(')', v);
+  if (shape_end == std::string::npos) fail("{}: malformed .npy shape", path);
+  const std::string dims = header.substr(v + 1, shape_end - v - 1);
   std::size_t pos = 0;
   while (pos < dims.size()) {
     const std::size_t comma = dims.find(',', pos);
     std::string tok = dims.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     tok.erase(0, tok.find_first_not_of(' '));
     tok.erase(tok.find_last_not_of(' ') + 1);
-    if (!tok.empty()) a.shape.push_back(std::stoll(tok));
+    if (!tok.empty()) {
+      std::int64_t d = 0;
+      const auto res = std::from_chars(tok.data(), tok.data() + tok.size(), d);
+      if (res.ec != std::errc() || res.ptr != tok.data() + tok.size() || d < 0) {
+        fail("{}: malformed .npy shape '({})'", path, dims);
+      }
+      a.shape.push_back(d);
+    }
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }

@@ -2,7 +2,8 @@
 
 #include <cfenv>
 #include <cmath>
-#include <regex>
+#include <cctype>
+#include <cstdlib>
 #include <vector>
 
 #include "core/error.hpp"
@@ -28,15 +29,22 @@ std::vector<double> normalize_weights(const std::vector<double>& weights) {
 }
 
 std::array<double, 3> parse_and_normalize_split(const std::string& split) {
-  static const std::regex number("[.0-9]+");
+  // Megatron takes every run of [.0-9] characters as a number.
   std::vector<double> parts;
-  for (auto it = std::sregex_iterator(split.begin(), split.end(), number);
-       it != std::sregex_iterator(); ++it) {
-    const std::string tok = it->str();
+  std::size_t i = 0;
+  while (i < split.size()) {
+    if (!(std::isdigit(static_cast<unsigned char>(split[i])) || split[i] == '.')) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < split.size() && (std::isdigit(static_cast<unsigned char>(split[j])) || split[j] == '.')) ++j;
+    const std::string tok = split.substr(i, j - i);
     char* end = nullptr;
     const double v = std::strtod(tok.c_str(), &end);
     if (end != tok.c_str() + tok.size()) fail("split '{}': '{}' is not a number", split, tok);
     parts.push_back(v);
+    i = j;
   }
   if (parts.size() > 3) fail("split '{}': at most 3 parts (train, valid, test)", split);
   while (parts.size() < 3) parts.push_back(0.0);
