@@ -1,6 +1,9 @@
 // flops_per_iteration against numbers worked out by hand from megatron-formats.md §4, and
 // against the closed form of the Megatron paper (Narayanan et al. 2021, appendix) for a GPT-3
 // shaped model, which is derived differently (per-layer GEMM inventory, ffn = 4h, MHA).
+// Cross-check done once outside the build: upstream Megatron-LM's num_floating_point_operations
+// (training.py, NVIDIA main, Aug 2026) gives exactly these numbers for the Llama-3-8B, MoE, MLA
+// and MTP cases below.
 #include <gtest/gtest.h>
 
 #include "config/args.hpp"

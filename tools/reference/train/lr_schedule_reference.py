@@ -7,6 +7,10 @@ C++ scheduler in src/train/lr_scheduler.cpp, and writes the values the C++ test 
     /usr/bin/python3 tools/reference/train/lr_schedule_reference.py \
         > tests/train/fixtures/lr_schedule.json
 
+Cross-check (done once, not part of the build): feeding these cases to upstream Megatron-LM's
+megatron/core/optimizer_param_scheduler.py (NVIDIA main, Aug 2026) reproduces every lr and
+weight-decay value in the fixture exactly.
+
 Each case lists the Megatron arguments that matter and a table of
 [samples consumed, learning rate, weight decay].  Steps are counted in samples: iteration i of
 an iteration-based run sits at i * global_batch_size.
