@@ -13,7 +13,9 @@
 //    DEBUG), each holding every record at level ≥ L, appended to across runs, in Primus' file
 //    format:
 //      [YYYYMMDD HH:MM:SS][<user_name>/<work_group>][<module, 11 wide>][ip-<node>][rank-<r>/<world>][LEVEL] message
-//    (per-rank folders, so ranks never share a file; <node> is the host name);
+//    (per-rank folders, so ranks never share a file; <node> is the host name). Unlike loguru's
+//    10 MB rotation (which keeps every rotated file), each file simply grows: same total size,
+//    one file to read;
 //  * sink_level, when set, replaces both levels.
 // Level names are loguru's, case-insensitive: TRACE, DEBUG, INFO, SUCCESS, WARNING (or WARN),
 // ERROR, CRITICAL. spdlog has no SUCCESS level; a sink at SUCCESS keeps WARNING and above (what
