@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <limits>
 
+#include <unistd.h>
+
 #include "core/error.hpp"
 #include "data/md5.hpp"
 #include "data/npy_file.hpp"
@@ -215,7 +217,7 @@ void GPTDataset::build_or_load() {
     fs::create_directories(cache_dir_, ec);
     if (ec) fail("{}: cannot create the data cache folder: {}", cache_dir_, ec.message());
     {
-      const std::string tmp = desc_path + ".tmp";
+      const std::string tmp = desc_path + ".tmp." + std::to_string(::getpid());  // ranks may race
       std::FILE* f = std::fopen(tmp.c_str(), "wb");
       if (f == nullptr) fail("{}: cannot write", desc_path);
       const bool ok = std::fwrite(description_.data(), 1, description_.size(), f) == description_.size();

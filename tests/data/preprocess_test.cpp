@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/error.hpp"
 #include "data/indexed_dataset_reader.hpp"
+#include "data/preprocess.hpp"
+#include "data/tokenizer/null_tokenizer.hpp"
 #include "data/tokenizer/hf_tokenizer.hpp"
 #include "data_test_util.hpp"
 
@@ -21,6 +24,35 @@ using testing::write_file;
 
 int preprocess(const std::string& args, const std::string& log) {
   return testing::run(std::string(PRIMUS_BINARY) + " data preprocess " + args + " > " + log + " 2>&1");
+}
+
+TEST(PreprocessLibrary, InProcessWithThreadsAndBadLines) {
+  ScratchDir dir("pp_lib");
+  std::string jsonl;
+  for (int i = 0; i < 700; ++i) {
+    jsonl += i == 333 ? std::string("{\"text\": oops}\n") : "{\"text\": \"" + std::to_string(i) + " 1\"}\n";
+  }
+  write_file(dir / "in.jsonl", jsonl);
+  NullTokenizer tok(1000);
+  PreprocessOptions opt;
+  opt.input = dir / "in.jsonl";
+  opt.output_prefix = dir / "p";
+  opt.append_eod = true;
+  opt.workers = 3;
+  try {
+    preprocess_jsonl(tok, opt);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("in.jsonl:334:"), std::string::npos) << e.what();
+  }
+  opt.skip_bad_lines = true;
+  int calls = 0;
+  const auto stats = preprocess_jsonl(tok, opt, [&](const PreprocessStats&) { ++calls; });
+  EXPECT_EQ(stats.documents, 699);
+  EXPECT_EQ(stats.skipped_lines, 1);
+  EXPECT_EQ(stats.tokens, 699 * 3);
+  IndexedDatasetReader r(dir / "p_text_document");
+  EXPECT_EQ(r.sequence(500), (std::vector<std::int64_t>{501, 1, 1000}));
 }
 
 TEST(Preprocess, NullTokenizerDocumentsAndEod) {
