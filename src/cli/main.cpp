@@ -31,7 +31,9 @@ int main(int argc, char** argv) {
     std::reverse(args.begin(), args.end());  // CLI11 takes them reversed
     app.parse(args);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::fprintf(stderr, "primus: error: %s (see --help)\n", e.what());
+    return 2;
   } catch (const primus::Error& e) {
     std::fprintf(stderr, "primus: error: %s\n", e.what());
     return 2;

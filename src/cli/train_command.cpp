@@ -5,6 +5,7 @@
 #include "cli/overrides_option.hpp"
 #include "config/resolved_config.hpp"
 #include "core/error.hpp"
+#include "train/trainer.hpp"
 
 namespace primus::cli {
 
@@ -21,11 +22,8 @@ void register_train_command(CLI::App& app) {
     ro.config = *config;
     ro.overrides = collect_overrides(*pretrain);
     config::ResolvedConfig resolved = config::resolve(ro);
-    report_notes(resolved);
-    // The configuration is valid; the engine (issue: Engine) plugs in here.
-    fail("{}: configuration is valid, but the training engine is not built yet in this version; "
-         "use 'primus config show' to inspect the run",
-         ro.config.string());
+    train::Trainer trainer(resolved);
+    trainer.run();
   });
 }
 

@@ -250,11 +250,8 @@ void derive_and_validate(ResolvedConfig& config, int64_t world_size) {
   config.args.world_size = world_size;
   config.args.data_parallel_size = config.derived.at("data_parallel_size").value.as_int();
   config.args.num_micro_batches = config.derived.at("num_micro_batches").value.as_int();
-  if (config.args.vocab_size && !config.args.padded_vocab_size) {
-    int64_t padded = pad_vocab_size(*config.args.vocab_size, config.args);
-    config.args.padded_vocab_size = padded;
-    v.derive("padded_vocab_size", Value{padded}, "vocab_size padded to make_vocab_size_divisible_by × TP");
-  }
+  // padded_vocab_size is derived from the tokenizer's vocabulary when the run starts (Megatron's
+  // _vocab_size_with_padding); the config layer does not load tokenizers.
 }
 
 }  // namespace primus::config

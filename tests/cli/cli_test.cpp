@@ -10,12 +10,12 @@
 
 namespace {
 
-struct Run {
+struct RunResult {
   int status;
   std::string out;  // stdout and stderr together
 };
 
-Run run(const std::string& args, bool with_stderr = true) {
+RunResult run(const std::string& args, bool with_stderr = true) {
   std::string cmd = std::string(PRIMUS_BINARY) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* pipe = popen(cmd.c_str(), "r");
   std::string out;
@@ -30,7 +30,7 @@ const std::string kLlama = std::string(PRIMUS_SOURCE_DIR) + "/examples/megatron/
 const std::string kTiny = std::string(PRIMUS_SOURCE_DIR) + "/examples/megatron/configs/tiny_llama-pretrain.yaml";
 
 TEST(Cli, ConfigShowJsonIsOneSortedObject) {
-  Run r = run("config show --config " + kLlama + " --format json", false);
+  RunResult r = run("config show --config " + kLlama + " --format json", false);
   ASSERT_EQ(r.status, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["hidden_size"], 4096);
@@ -51,7 +51,7 @@ TEST(Cli, ConfigShowJsonIsOneSortedObject) {
 }
 
 TEST(Cli, TypoFailsNamingTheKey) {
-  Run r = run("config show --config " + kLlama + " --hiden_size 5");
+  RunResult r = run("config show --config " + kLlama + " --hiden_size 5");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("primus: error: command line: unknown argument '--hiden_size'; did you mean 'hidden_size'"),
             std::string::npos)
@@ -60,7 +60,7 @@ TEST(Cli, TypoFailsNamingTheKey) {
 }
 
 TEST(Cli, MegatronSpellingsAndFlagLists) {
-  Run r = run("config show --config " + kTiny + " --format json --world-size 2 --tensor-model-parallel-size 2 "
+  RunResult r = run("config show --config " + kTiny + " --format json --world-size 2 --tensor-model-parallel-size 2 "
               "--no-bias-swiglu-fusion --megatron-args --num-layers 4 --disable-bias-linear --lr 3e-4",
               false);
   ASSERT_EQ(r.status, 0) << r.out;
@@ -74,18 +74,18 @@ TEST(Cli, MegatronSpellingsAndFlagLists) {
 }
 
 TEST(Cli, ExplainShowsOrigins) {
-  Run r = run("config show --config " + kTiny + " --explain --seed 3", false);
+  RunResult r = run("config show --config " + kTiny + " --explain --seed 3", false);
   ASSERT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("seed: 3  # command line"), std::string::npos);
   EXPECT_NE(r.out.find("hidden_size: 512  # preset: primus/configs/models/megatron/tiny_llama.yaml:"), std::string::npos);
 }
 
 TEST(Cli, HelpReadsWell) {
-  Run r = run("--help");
+  RunResult r = run("--help");
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("config"), std::string::npos);
   EXPECT_NE(r.out.find("train"), std::string::npos);
-  Run c = run("config show --help");
+  RunResult c = run("config show --help");
   EXPECT_EQ(c.status, 0);
   EXPECT_NE(c.out.find("--explain"), std::string::npos);
   EXPECT_NE(c.out.find("--tensor-model-parallel-size"), std::string::npos);
@@ -96,7 +96,7 @@ TEST(Cli, BadInputsExitNonZeroWithOneLine) {
        {std::string("config show --config /nonexistent.yaml"), "config show --config " + kTiny + " --num-layers abc",
         "config show --config " + kTiny + " --world-size 3 --tensor-model-parallel-size 2",
         "config show --config " + kTiny + " --format xml", std::string("config show")}) {
-    Run r = run(args);
+    RunResult r = run(args);
     EXPECT_NE(r.status, 0) << args;
     EXPECT_NE(r.out.find("rror"), std::string::npos) << args << "\n" << r.out;
     EXPECT_EQ(r.out.find("terminate called"), std::string::npos) << r.out;

@@ -134,11 +134,12 @@ TEST(ConfigResolve, DerivedValues) {
   EXPECT_EQ(c.args.world_size, 2);
   EXPECT_EQ(c.args.data_parallel_size, 2);
   EXPECT_EQ(c.args.num_micro_batches, 16 / (c.args.micro_batch_size * 2));
-  auto v = resolve_file(examples_dir() / "tiny_llama-pretrain.yaml", {"--vocab-size", "32000",
-                                                                     "--make-vocab-size-divisible-by", "128"});
-  EXPECT_EQ(*v.args.padded_vocab_size, 32000);
-  auto w = resolve_file(examples_dir() / "tiny_llama-pretrain.yaml", {"--vocab-size", "32001"});
-  EXPECT_EQ(*w.args.padded_vocab_size, 32128);
+  // The vocabulary is padded to make_vocab_size_divisible_by × TP (the tokenizer's size is known at start-up).
+  auto v = resolve_file(examples_dir() / "tiny_llama-pretrain.yaml", {"--make-vocab-size-divisible-by", "128"});
+  EXPECT_EQ(pad_vocab_size(32000, v.args), 32000);
+  EXPECT_EQ(pad_vocab_size(32001, v.args), 32128);
+  auto tp = resolve_file(examples_dir() / "tiny_llama-pretrain.yaml", {"--tensor-model-parallel-size", "2"}, 2);
+  EXPECT_EQ(pad_vocab_size(32001, tp.args), 32256);
   // ffn default of SwiGLU models: int(4h·2/3 / 64)·64.
   ScratchDir dir;
   auto exp = dir.write("e.yaml", "model: tiny_llama.yaml\noverrides:\n  ffn_hidden_size: null\n  hidden_size: 4096\n"

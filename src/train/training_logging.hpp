@@ -1,0 +1,49 @@
+// Everything a training run tells the user, in Megatron/Primus form: the run folder and its log
+// files, a start-up summary, the iteration line every log_interval (cur/avg time, TFLOP/s and
+// tokens/s per device), validation reports, TensorBoard scalars when enabled, and the final
+// summary line.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "config/resolved_config.hpp"
+#include "model/gpt_model.hpp"
+#include "train/iteration_log.hpp"
+#include "train/run_logger.hpp"
+#include "train/tensorboard_writer.hpp"
+#include "train/training_results.hpp"
+
+namespace primus::train {
+
+class TrainingLogging {
+ public:
+  TrainingLogging(const config::ResolvedConfig& config, const model::GPTModel& model, std::int64_t vocab_size);
+
+  void start();
+  void iteration(const IterationResult& result, std::int64_t consumed_samples);
+  void validation(const EvalResult& result);
+  void note(const std::string& message);
+  void finish(const TrainingSummary& summary, std::int64_t consumed_samples);
+
+  const RunPaths& paths() const { return paths_; }
+
+ private:
+  const config::ResolvedConfig& config_;
+  const config::Args& args_;
+  const model::GPTModel& model_;
+  std::int64_t vocab_size_;
+  RunPaths paths_;
+  std::shared_ptr<spdlog::logger> log_;
+  IterationLog line_;
+  LogIntervalTotals totals_{{"lm loss"}};
+  std::unique_ptr<TensorBoardWriter> tensorboard_;
+  double interval_seconds_ = 0.0;
+  std::optional<double> last_validation_;
+};
+
+}  // namespace primus::train
