@@ -8,7 +8,7 @@ namespace {
 
 using testing::error_of;
 
-TEST(LaunchCommand, TorchrunOptionsAreTheLayoutNotModelFlags) {
+TEST(MigrateLaunchCommand, TorchrunOptionsAreTheLayoutNotModelFlags) {
   LaunchCommand c = parse_launch_command(
       "torchrun",
       {"--nproc_per_node", "8", "--nnodes", "2", "--node_rank", "0", "--master_addr", "10.0.0.1", "--master_port",
@@ -23,7 +23,7 @@ TEST(LaunchCommand, TorchrunOptionsAreTheLayoutNotModelFlags) {
   EXPECT_TRUE(c.is_training());
 }
 
-TEST(LaunchCommand, EqualsFormHyphenSpellingsAndElasticRanges) {
+TEST(MigrateLaunchCommand, EqualsFormHyphenSpellingsAndElasticRanges) {
   LaunchCommand c = parse_launch_command("torchrun",
                                          {"--nproc-per-node=4", "--nnodes=1:2", "--rdzv-backend=c10d",
                                           "--rdzv_endpoint", "host:29400", "--standalone", "/opt/Megatron-LM/pretrain_gpt.py",
@@ -34,26 +34,26 @@ TEST(LaunchCommand, EqualsFormHyphenSpellingsAndElasticRanges) {
   EXPECT_EQ(c.training_args, (std::vector<std::string>{"--lr", "1e-4"}));
 }
 
-TEST(LaunchCommand, NprocPerNodeGpuMeansTheGpuCount) {
+TEST(MigrateLaunchCommand, NprocPerNodeGpuMeansTheGpuCount) {
   EXPECT_EQ(parse_launch_command("torchrun", {"--nproc_per_node", "gpu", "pretrain_gpt.py"}, 4, 0).layout.world_size(), 4);
   EXPECT_NE(error_of([] { parse_launch_command("torchrun", {"--nproc_per_node", "lots", "x.py"}, 4, 0); })
                 .find("--nproc_per_node lots"),
             std::string::npos);
 }
 
-TEST(LaunchCommand, DeepspeedUsesEveryGpuUnlessTold) {
+TEST(MigrateLaunchCommand, DeepspeedUsesEveryGpuUnlessTold) {
   EXPECT_EQ(parse_launch_command("deepspeed", {"--num_nodes", "2", "pretrain_gpt.py", "--bf16"}, 8, 0).layout.world_size(), 16);
   EXPECT_EQ(parse_launch_command("deepspeed", {"--num_gpus", "2", "pretrain_gpt.py"}, 8, 0).layout.world_size(), 2);
 }
 
-TEST(LaunchCommand, PlainPythonIsOneProcessOrWhatMpirunStarts) {
+TEST(MigrateLaunchCommand, PlainPythonIsOneProcessOrWhatMpirunStarts) {
   EXPECT_EQ(parse_launch_command("python", {"pretrain_gpt.py", "--bf16"}, 8, 0).layout.world_size(), 1);
   LaunchCommand under_mpirun = parse_launch_command("python", {"pretrain_gpt.py", "--bf16"}, 8, 16);
   EXPECT_EQ(under_mpirun.layout.world_size(), 16);
   EXPECT_EQ(under_mpirun.training_args, (std::vector<std::string>{"--bf16"}));
 }
 
-TEST(LaunchCommand, PastedFlagsOrLauncherLines) {
+TEST(MigrateLaunchCommand, PastedFlagsOrLauncherLines) {
   LaunchCommand flags = parse_pasted_command({"--num-layers", "2"}, 8);
   EXPECT_EQ(flags.layout.world_size(), 1);
   EXPECT_EQ(flags.training_args.size(), 2u);

@@ -11,7 +11,7 @@ namespace {
 
 using testing::TestDir;
 
-TEST(LosslessProof, NamesEachDifferingKeyAndItsOrigin) {
+TEST(MigrateLosslessProof, NamesEachDifferingKeyAndItsOrigin) {
   TestDir dir;
   auto flags = read_megatron_flags({"--num-layers", "8", "--hidden-size", "512", "--ffn-hidden-size", "1408",
                                     "--num-attention-heads", "8", "--group-query-attention", "--num-query-groups", "4",
@@ -38,7 +38,7 @@ TEST(LosslessProof, NamesEachDifferingKeyAndItsOrigin) {
   EXPECT_NE(proof.describe().find("lr: script 0.0003 vs experiment 0.001"), std::string::npos) << proof.describe();
 }
 
-TEST(LosslessProof, RunFolderKeysAndAliasesAreNotCompared) {
+TEST(MigrateLosslessProof, RunFolderKeysAndAliasesAreNotCompared) {
   EXPECT_FALSE(is_compared_key("exp_name"));
   EXPECT_FALSE(is_compared_key("workspace"));
   EXPECT_TRUE(is_compared_key("lr"));

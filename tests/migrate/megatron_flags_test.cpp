@@ -20,7 +20,7 @@ std::vector<std::string> with(std::vector<std::string> extra) {
   return out;
 }
 
-TEST(MegatronFlags, StoreFalseAndNegatedSpellings) {
+TEST(MigrateMegatronFlags, StoreFalseAndNegatedSpellings) {
   MegatronFlags f = read_megatron_flags({"--disable-bias-linear", "--no-position-embedding", "--no-masked-softmax-fusion",
                                          "--untie-embeddings-and-output-weights"});
   EXPECT_EQ(f.layer.find("add_bias_linear")->value, Value{false});
@@ -30,20 +30,20 @@ TEST(MegatronFlags, StoreFalseAndNegatedSpellings) {
   EXPECT_TRUE(f.unknown.empty());
 }
 
-TEST(MegatronFlags, LaterFlagsWinAndInlineValues) {
+TEST(MigrateMegatronFlags, LaterFlagsWinAndInlineValues) {
   MegatronFlags f = read_megatron_flags({"--log-interval", "10", "--eval-iters", "10", "--log-interval=1", "--eval-iters", "-1"});
   EXPECT_EQ(f.layer.find("log_interval")->value, Value{1});
   EXPECT_EQ(f.layer.find("eval_iters")->value, Value{-1});
 }
 
-TEST(MegatronFlags, NargsListsTakeEveryValue) {
+TEST(MigrateMegatronFlags, NargsListsTakeEveryValue) {
   MegatronFlags f = read_megatron_flags({"--data-path", "0.3", "/d/a", "0.7", "/d/b", "--split", "99,1,0"});
   ASSERT_TRUE(f.layer.find("data_path")->value.is_list());
   EXPECT_EQ(f.layer.find("data_path")->value.as_list().size(), 4u);
   EXPECT_EQ(f.layer.find("split")->value.to_display(), "99,1,0");
 }
 
-TEST(MegatronFlags, EveryUnknownFlagIsListedWithSuggestions) {
+TEST(MigrateMegatronFlags, EveryUnknownFlagIsListedWithSuggestions) {
   MegatronFlags f = read_megatron_flags({"--num-layers", "2", "--hiden-size", "256", "--use-fancy-kernels", "--bf16"});
   ASSERT_EQ(f.unknown.size(), 2u);
   EXPECT_EQ(f.unknown[0].text(), "--hiden-size 256");
@@ -52,11 +52,11 @@ TEST(MegatronFlags, EveryUnknownFlagIsListedWithSuggestions) {
   EXPECT_EQ(f.layer.find("bf16")->value, Value{true});  // known flags around them still read
 }
 
-TEST(MegatronFlags, StrayWordsAreErrors) {
+TEST(MigrateMegatronFlags, StrayWordsAreErrors) {
   EXPECT_NE(error_of([] { read_megatron_flags({"train", "--bf16"}); }).find("'train' is not a flag"), std::string::npos);
 }
 
-TEST(MegatronReading, StartsFromMegatronDefaultsNotPrimus) {
+TEST(MigrateMegatronReading, StartsFromMegatronDefaultsNotPrimus) {
   MegatronReading m = read_on_megatron_defaults(read_megatron_flags(kSmallModel).layer, 1);
   EXPECT_EQ(m.final_values.at("log_interval"), Value{100});        // Primus: 1
   EXPECT_EQ(m.final_values.at("weight_decay"), Value{0.01});       // Primus: 0.0
@@ -70,14 +70,14 @@ TEST(MegatronReading, StartsFromMegatronDefaultsNotPrimus) {
   EXPECT_EQ(m.final_values.at("global_batch_size"), Value{1});
 }
 
-TEST(MegatronReading, DeprecatedAliasesConvert) {
+TEST(MigrateMegatronReading, DeprecatedAliasesConvert) {
   MegatronReading m = read_on_megatron_defaults(
       read_megatron_flags(with({"--use-rotary-position-embeddings", "--recompute-activations"})).layer, 1);
   EXPECT_EQ(m.final_values.at("position_embedding_type"), Value{"rope"});
   EXPECT_EQ(m.final_values.at("recompute_granularity"), Value{"selective"});
 }
 
-TEST(MegatronReading, SwigluFfnSizeAndSequenceParallelRules) {
+TEST(MigrateMegatronReading, SwigluFfnSizeAndSequenceParallelRules) {
   MegatronReading m = read_on_megatron_defaults(
       read_megatron_flags(with({"--swiglu", "--sequence-parallel", "--global-batch-size", "4"})).layer, 4);
   EXPECT_EQ(m.final_values.at("ffn_hidden_size"), Value{640});  // int(4·256·2/3 / 64)·64
@@ -86,7 +86,7 @@ TEST(MegatronReading, SwigluFfnSizeAndSequenceParallelRules) {
   EXPECT_EQ(m.final_values.at("num_micro_batches"), Value{1});
 }
 
-TEST(MegatronReading, ArgumentsMegatronRejectsNameTheFlag) {
+TEST(MigrateMegatronReading, ArgumentsMegatronRejectsNameTheFlag) {
   std::string msg = error_of([] {
     read_on_megatron_defaults(read_megatron_flags(with({"--tensor-model-parallel-size", "8"})).layer, 4);
   });

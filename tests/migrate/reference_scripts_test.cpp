@@ -12,7 +12,7 @@ using testing::read_text;
 using testing::reference_script;
 using testing::TestDir;
 
-TEST(ReferenceScripts, Llama8BWithTensorParallel2UsesTheZooPreset) {
+TEST(MigrateReferenceScripts, Llama8BWithTensorParallel2UsesTheZooPreset) {
   TestDir dir;
   auto m = migrate_script(reference_script("train_llama3_style.sh"), {"MODEL_SIZE=8", "TP=2"}, dir.path());
   EXPECT_TRUE(m.result.proof.lossless()) << m.result.proof.describe();
@@ -46,7 +46,7 @@ TEST(ReferenceScripts, Llama8BWithTensorParallel2UsesTheZooPreset) {
   EXPECT_NE(text.find("finetune: false  # Megatron-LM default; Primus' default is true"), std::string::npos);
 }
 
-TEST(ReferenceScripts, Llama70BOnTwoNodesWithPipelineParallelism) {
+TEST(MigrateReferenceScripts, Llama70BOnTwoNodesWithPipelineParallelism) {
   TestDir dir;
   auto m = migrate_script(reference_script("train_llama3_style.sh"),
                           {"MODEL_SIZE=70", "TP=8", "PP=2", "NNODES=2", "BS=64"}, dir.path());
@@ -59,7 +59,7 @@ TEST(ReferenceScripts, Llama70BOnTwoNodesWithPipelineParallelism) {
   EXPECT_EQ(m.integer("num_layers"), 80);
 }
 
-TEST(ReferenceScripts, LlamaRecomputeRealDataAndNoSequenceParallel) {
+TEST(MigrateReferenceScripts, LlamaRecomputeRealDataAndNoSequenceParallel) {
   TestDir dir;
   auto m = migrate_script(reference_script("train_llama3_style.sh"),
                           {"RECOMPUTE=1", "DATA_PATH=/data/c4_text_document", "SEQ_PARALLEL=0"}, dir.path());
@@ -74,21 +74,21 @@ TEST(ReferenceScripts, LlamaRecomputeRealDataAndNoSequenceParallel) {
   EXPECT_EQ(m.integer("tensor_model_parallel_size"), 8);
 }
 
-TEST(ReferenceScripts, LlamaUnsupportedSizeSaysWhatTheScriptSaid) {
+TEST(MigrateReferenceScripts, LlamaUnsupportedSizeSaysWhatTheScriptSaid) {
   TestDir dir;
   std::string msg = error_of([&] { migrate_script(reference_script("train_llama3_style.sh"), {"MODEL_SIZE=13"}, dir.path()); });
   EXPECT_NE(msg.find("exited with code 1 before reaching a launcher"), std::string::npos) << msg;
   EXPECT_NE(msg.find("Model size not supported."), std::string::npos) << msg;
 }
 
-TEST(ReferenceScripts, LlamaOnTooFewGpusIsRejectedAsMegatronWould) {
+TEST(MigrateReferenceScripts, LlamaOnTooFewGpusIsRejectedAsMegatronWould) {
   TestDir dir;
   std::string msg = error_of([&] { migrate_script(reference_script("train_llama3_style.sh"), {}, dir.path(), 4); });
   EXPECT_NE(msg.find("world size 4 is not divisible"), std::string::npos) << msg;
   EXPECT_NE(msg.find("--gpus"), std::string::npos) << msg;
 }
 
-TEST(ReferenceScripts, Mixtral8x7BWithExpertParallelism8) {
+TEST(MigrateReferenceScripts, Mixtral8x7BWithExpertParallelism8) {
   TestDir dir;
   auto m = migrate_script(reference_script("train_mixtral_style.sh"), {"MODEL_NAME=8x7B"}, dir.path());
   EXPECT_TRUE(m.result.proof.lossless()) << m.result.proof.describe();
@@ -106,7 +106,7 @@ TEST(ReferenceScripts, Mixtral8x7BWithExpertParallelism8) {
   EXPECT_EQ(text.find("num_experts:"), std::string::npos);
 }
 
-TEST(ReferenceScripts, Mixtral8x22BWithTensorAndExpertParallelism) {
+TEST(MigrateReferenceScripts, Mixtral8x22BWithTensorAndExpertParallelism) {
   TestDir dir;
   auto m = migrate_script(reference_script("train_mixtral_style.sh"),
                           {"MODEL_NAME=8x22B", "TP=2", "EP=4", "SEQ_LEN=8192", "GBS=32"}, dir.path());
@@ -119,7 +119,7 @@ TEST(ReferenceScripts, Mixtral8x22BWithTensorAndExpertParallelism) {
   EXPECT_EQ(m.integer("num_layers"), 56);
 }
 
-TEST(ReferenceScripts, MixtralGpuCountFromRocmSmi) {
+TEST(MigrateReferenceScripts, MixtralGpuCountFromRocmSmi) {
   TestDir dir;
   auto m = migrate_script(reference_script("train_mixtral_style.sh"), {"EP=4"}, dir.path(), 4);
   EXPECT_TRUE(m.result.proof.lossless()) << m.result.proof.describe();
@@ -127,7 +127,7 @@ TEST(ReferenceScripts, MixtralGpuCountFromRocmSmi) {
   EXPECT_EQ(m.integer("expert_model_parallel_size"), 4);
 }
 
-TEST(ReferenceScripts, MixtralUnknownModelFailsWithTheScriptsMessage) {
+TEST(MigrateReferenceScripts, MixtralUnknownModelFailsWithTheScriptsMessage) {
   TestDir dir;
   std::string msg = error_of([&] { migrate_script(reference_script("train_mixtral_style.sh"), {"MODEL_NAME=bogus"}, dir.path()); });
   EXPECT_NE(msg.find("unknown model bogus"), std::string::npos) << msg;

@@ -17,7 +17,7 @@ using testing::read_text;
 using testing::test_script;
 using testing::TestDir;
 
-TEST(ScriptStyles, FunctionsEchoingFlagGroupsUnderStrictMode) {
+TEST(MigrateScriptStyles, FunctionsEchoingFlagGroupsUnderStrictMode) {
   TestDir dir;
   auto m = migrate_script(test_script("functions_style.sh"), {"TP=2"}, dir.path());
   EXPECT_TRUE(m.result.proof.lossless()) << m.result.proof.describe();
@@ -35,7 +35,7 @@ TEST(ScriptStyles, FunctionsEchoingFlagGroupsUnderStrictMode) {
   EXPECT_EQ(text.find("recompute_activations"), std::string::npos);
 }
 
-TEST(ScriptStyles, CaseStatementWithPositionalArgumentAndTorchDistributedRun) {
+TEST(MigrateScriptStyles, CaseStatementWithPositionalArgumentAndTorchDistributedRun) {
   TestDir dir;
   auto seven = migrate_script(test_script("case_style.sh"), {}, dir.path() / "7b");
   EXPECT_TRUE(seven.result.proof.lossless()) << seven.result.proof.describe();
@@ -54,7 +54,7 @@ TEST(ScriptStyles, CaseStatementWithPositionalArgumentAndTorchDistributedRun) {
   EXPECT_NE(msg.find("unknown model 'gpt-5'"), std::string::npos) << msg;
 }
 
-TEST(ScriptStyles, ConcatenatedOptionsThroughEvalWriteANewPresetOnTheFamilyBase) {
+TEST(MigrateScriptStyles, ConcatenatedOptionsThroughEvalWriteANewPresetOnTheFamilyBase) {
   TestDir dir;
   auto m = migrate_script(test_script("concat_eval_style.sh"), {}, dir.path());
   EXPECT_TRUE(m.result.proof.lossless()) << m.result.proof.describe();
@@ -76,7 +76,7 @@ TEST(ScriptStyles, ConcatenatedOptionsThroughEvalWriteANewPresetOnTheFamilyBase)
   EXPECT_FALSE(std::filesystem::exists(test_script("logs")));
 }
 
-TEST(ScriptStyles, EnvFilesSourcedNextToTheScript) {
+TEST(MigrateScriptStyles, EnvFilesSourcedNextToTheScript) {
   TestDir dir;
   auto m = migrate_script(test_script("sourced/train.sh"), {}, dir.path());
   EXPECT_TRUE(m.result.proof.lossless()) << m.result.proof.describe();
@@ -92,7 +92,7 @@ TEST(ScriptStyles, EnvFilesSourcedNextToTheScript) {
   EXPECT_EQ(one_node.integer("pipeline_model_parallel_size"), 1);
 }
 
-TEST(ScriptStyles, MpirunAroundPythonGivesTheProcessCount) {
+TEST(MigrateScriptStyles, MpirunAroundPythonGivesTheProcessCount) {
   TestDir dir;
   auto m = migrate_script(test_script("mpirun_style.sh"), {"NP=8"}, dir.path());
   EXPECT_TRUE(m.result.proof.lossless()) << m.result.proof.describe();
@@ -103,7 +103,7 @@ TEST(ScriptStyles, MpirunAroundPythonGivesTheProcessCount) {
   EXPECT_EQ(m.integer("lr_warmup_iters"), 20);
 }
 
-TEST(ScriptStyles, SlurmBatchJobWithSrunAroundTorchrun) {
+TEST(MigrateScriptStyles, SlurmBatchJobWithSrunAroundTorchrun) {
   TestDir dir;
   auto m = migrate_script(test_script("slurm/submit.sh"), {}, dir.path());
   EXPECT_TRUE(m.result.proof.lossless()) << m.result.proof.describe();
@@ -113,7 +113,7 @@ TEST(ScriptStyles, SlurmBatchJobWithSrunAroundTorchrun) {
   EXPECT_EQ(m.integer("data_parallel_size"), 1);
 }
 
-TEST(ScriptStyles, AScriptThatFailsEarlyReportsItsCodeAndMessage) {
+TEST(MigrateScriptStyles, AScriptThatFailsEarlyReportsItsCodeAndMessage) {
   TestDir dir;
   std::string msg = error_of([&] { migrate_script(test_script("fails_early.sh"), {}, dir.path()); });
   EXPECT_NE(msg.find("fails_early.sh: the script exited with code 3"), std::string::npos) << msg;
@@ -125,7 +125,7 @@ TEST(ScriptStyles, AScriptThatFailsEarlyReportsItsCodeAndMessage) {
   EXPECT_EQ(m.value("split").to_display(), "969, 30, 1");  // Megatron's default split, derived on both sides
 }
 
-TEST(ScriptStyles, UnknownFlagsAreListedOrKeptAsComments) {
+TEST(MigrateScriptStyles, UnknownFlagsAreListedOrKeptAsComments) {
   TestDir dir;
   std::string msg = error_of([&] { migrate_script(test_script("unknown_flags.sh"), {}, dir.path()); });
   EXPECT_NE(msg.find("2 argument(s) unknown"), std::string::npos) << msg;
@@ -141,7 +141,7 @@ TEST(ScriptStyles, UnknownFlagsAreListedOrKeptAsComments) {
   EXPECT_NE(text.find("# unknown to this engine, kept from the script: --hiden-size 256\n"), std::string::npos);
 }
 
-TEST(ScriptStyles, AScriptThatNeverLaunchesIsStoppedAtTheTimeLimit) {
+TEST(MigrateScriptStyles, AScriptThatNeverLaunchesIsStoppedAtTheTimeLimit) {
   TestDir dir;
   CaptureOptions o;
   o.script = test_script("runs_forever.sh");
@@ -150,7 +150,7 @@ TEST(ScriptStyles, AScriptThatNeverLaunchesIsStoppedAtTheTimeLimit) {
   EXPECT_NE(msg.find("did not reach a launcher within 1 s"), std::string::npos) << msg;
 }
 
-TEST(ScriptStyles, MissingOrNonShellScriptsAreClearErrors) {
+TEST(MigrateScriptStyles, MissingOrNonShellScriptsAreClearErrors) {
   TestDir dir;
   CaptureOptions o;
   o.script = dir.path() / "nope.sh";
