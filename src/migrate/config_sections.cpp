@@ -32,7 +32,7 @@ Section section_of(const std::string& key) {
 
 const char* section_title(Section section) {
   switch (section) {
-    case Section::kModel: return "model: where the run differs from the preset";
+    case Section::kModel: return "model: the run's settings beyond the preset";
     case Section::kLog: return "log";
     case Section::kTraining: return "training";
     case Section::kOptimizer: return "optimizer";

@@ -246,6 +246,27 @@ fake_ssh() {
   exec bash -c "${args[*]:i}"
 }
 
+# docker/podman run|exec IMAGE COMMAND: the command runs here, with the -e variables it sets.
+fake_container() {
+  case "$1" in run|exec) ;; *) exit 0 ;; esac
+  local args=("${@:2}") i=0 a
+  while (( i < ${#args[@]} )); do
+    a=${args[i]}
+    case "$a" in
+      -e|--env) export "${args[i+1]}" 2>/dev/null; i=$((i + 2)) ;;
+      --env=*) export "${a#--env=}" 2>/dev/null; i=$((i + 1)) ;;
+      -v|--volume|--name|-w|--workdir|--network|--net|--ipc|--shm-size|--device|--group-add|--cap-add|\
+      --security-opt|-u|--user|--mount|--entrypoint|--env-file|-p|--publish|--ulimit|--gpus|--runtime|-h|--hostname)
+        i=$((i + 2)) ;;
+      -*) i=$((i + 1)) ;;
+      *) break ;;
+    esac
+  done
+  i=$((i + 1))  # the image or container
+  (( i < ${#args[@]} )) || exit 0
+  exec "${args[@]:i}"
+}
+
 fake_git() {
   case "$1" in
     clone)
@@ -278,6 +299,7 @@ case "$name" in
   scontrol) for ((n = 0; n < ${SLURM_NNODES:-1}; n++)); do echo "node$n"; done; exit 0 ;;
   sbatch|salloc) fake_slurm_allocation "$@" ;;
   ssh) fake_ssh "$@" ;;
+  docker|podman) fake_container "$@" ;;
   git) fake_git "$@" ;;
   *) exit 0 ;;  # pip, wget, curl, docker, sleep, ...: nothing to do in a dry run
 esac

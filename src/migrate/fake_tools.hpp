@@ -1,9 +1,9 @@
 // The stand-ins a launch script meets in the dry-run sandbox: launchers (torchrun, deepspeed,
 // python -m torch.distributed.run, python pretrain_gpt.py) record their argument vector and exit
-// 0; mpirun/srun/sbatch/salloc/ssh run what they wrap right here, as node 0 of the allocation;
+// 0; mpirun/srun/sbatch/salloc/ssh/docker run run what they wrap right here, as node 0;
 // probes (python -c "...device_count()", nvidia-smi, rocm-smi, rdma, ibv_devinfo, scontrol, ...)
 // answer with plausible values for the configured GPU count; network and installer tools (pip,
-// git clone, wget, curl, docker, sleep) do nothing. Bash runs the real script; only these
+// git clone, wget, curl, sleep) do nothing. Bash runs the real script; only these
 // programs are faked, so the script's own logic is interpreted faithfully.
 #pragma once
 

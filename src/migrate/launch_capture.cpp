@@ -148,9 +148,13 @@ CaptureResult capture_launch(const CaptureOptions& options) {
       fail("{}: did not reach a launcher within {} s (raise --timeout, or check that it does not wait for a "
            "service or for input); last output: {}",
            script.string(), options.timeout_s, one_line(ran.output_tail));
+    std::string hint = ran.output_tail.find("No such file or directory") != std::string::npos
+                           ? " (the dry run works in a copy of the script's folder: files elsewhere must be named by "
+                             "absolute path, e.g. as KEY=VALUE)"
+                           : "";
     fail("{}: the script exited with code {} before reaching a launcher (torchrun, deepspeed, python -m "
-         "torch.distributed.run, python pretrain_gpt.py); give the KEY=VALUE settings it needs. Last output: {}",
-         script.string(), ran.exit_code, one_line(ran.output_tail));
+         "torch.distributed.run, python pretrain_gpt.py); give the KEY=VALUE settings it needs{}. Last output: {}",
+         script.string(), ran.exit_code, hint, one_line(ran.output_tail));
   }
   if (options.launch_index < 1 || options.launch_index > training.size())
     fail("{}: --launch {} asked for, but the script makes {} training launch(es)", script.string(),

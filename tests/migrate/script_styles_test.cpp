@@ -1,7 +1,8 @@
 // Launch scripts in the further styles users have (tests/migrate/scripts): functions echoing
 // flag groups under set -euo pipefail, case statements with positional arguments, += option
 // strings run through eval, sourced env files, mpirun around python, a Slurm batch job with srun
-// around torchrun, a script that fails early, one that never launches, one with unknown flags.
+// around torchrun, docker run around bash -c, a script that fails early, one that never launches,
+// one with unknown flags.
 // Each checks chosen keys and the proof.
 #include <filesystem>
 
@@ -111,6 +112,16 @@ TEST(MigrateScriptStyles, SlurmBatchJobWithSrunAroundTorchrun) {
   EXPECT_EQ(m.result.model, "llama3_70B.yaml");
   EXPECT_EQ(m.integer("pipeline_model_parallel_size"), 4);
   EXPECT_EQ(m.integer("data_parallel_size"), 1);
+}
+
+TEST(MigrateScriptStyles, LaunchInsideADockerRunCommand) {
+  TestDir dir;
+  auto m = migrate_script(test_script("container_style.sh"), {"TP=4"}, dir.path());
+  EXPECT_TRUE(m.result.proof.lossless()) << m.result.proof.describe();
+  EXPECT_EQ(m.result.model, "qwen2.5_7B.yaml");
+  EXPECT_EQ(m.integer("tensor_model_parallel_size"), 4);  // docker run -e TP=4, read inside bash -c
+  EXPECT_EQ(m.integer("seq_length"), 2048);
+  EXPECT_EQ(m.value("sequence_parallel"), Value{false});  // not asked for; the preset's true is overridden
 }
 
 TEST(MigrateScriptStyles, AScriptThatFailsEarlyReportsItsCodeAndMessage) {
