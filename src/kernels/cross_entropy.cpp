@@ -54,21 +54,41 @@ void cross_entropy_forward(const float* logits, const std::int32_t* targets, flo
   }
 }
 
+namespace {
+// dlogits row = d * (softmax - onehot(target)); padded columns 0.
+void gradient_row(const float* row, float l, float d, std::int32_t target, float* drow,
+                  std::int64_t vocab, std::int64_t padded_vocab) {
+  std::int64_t j = 0;
+  for (; j + simd::kLanes <= vocab; j += simd::kLanes)
+    simd::store(drow + j, d * simd::exp(simd::load(row + j) - l));
+  for (; j < vocab; ++j) drow[j] = d * simd::exp(row[j] - l);
+  for (j = vocab; j < padded_vocab; ++j) drow[j] = 0.0f;
+  drow[target] -= d;
+}
+}  // namespace
+
 void cross_entropy_backward(const float* logits, const float* lse, const std::int32_t* targets,
                             const float* dloss, float* dlogits, std::int64_t tokens,
                             std::int64_t vocab, std::int64_t padded_vocab) {
   check(targets, tokens, vocab, padded_vocab);
 #pragma omp parallel for schedule(static)
+  for (std::int64_t t = 0; t < tokens; ++t)
+    gradient_row(logits + t * padded_vocab, lse[t], dloss[t], targets[t],
+                 dlogits + t * padded_vocab, vocab, padded_vocab);
+}
+
+void cross_entropy_fused(const float* logits, const std::int32_t* targets, const float* dloss,
+                         float* losses, float* lse, float* dlogits, std::int64_t tokens,
+                         std::int64_t vocab, std::int64_t padded_vocab) {
+  check(targets, tokens, vocab, padded_vocab);
+#pragma omp parallel for schedule(static)
   for (std::int64_t t = 0; t < tokens; ++t) {
     const float* row = logits + t * padded_vocab;
-    float* drow = dlogits + t * padded_vocab;
-    const float l = lse[t], d = dloss[t];
-    std::int64_t j = 0;
-    for (; j + simd::kLanes <= vocab; j += simd::kLanes)
-      simd::store(drow + j, d * simd::exp(simd::load(row + j) - l));
-    for (; j < vocab; ++j) drow[j] = d * simd::exp(row[j] - l);
-    for (j = vocab; j < padded_vocab; ++j) drow[j] = 0.0f;
-    drow[targets[t]] -= d;
+    const float m = row_max(row, vocab);
+    const float l = m + std::log(row_sum_exp(row, vocab, m));
+    lse[t] = l;
+    losses[t] = l - row[targets[t]];  // read before the in-place gradient overwrites it
+    gradient_row(row, l, dloss[t], targets[t], dlogits + t * padded_vocab, vocab, padded_vocab);
   }
 }
 

@@ -30,4 +30,12 @@ void cross_entropy_backward(const float* logits, const float* lse, const std::in
                             const float* dloss, float* dlogits, std::int64_t tokens,
                             std::int64_t vocab, std::int64_t padded_vocab);
 
+// Forward and backward in one pass over each row (the row is still in cache for the gradient
+// write, saving a full read of the logits): losses [tokens] and lse [tokens] as forward, and
+// dlogits as backward with the per-token weights dloss (known up front: loss_mask/sum(mask)).
+// dlogits may alias logits. Same results as forward followed by backward.
+void cross_entropy_fused(const float* logits, const std::int32_t* targets, const float* dloss,
+                         float* losses, float* lse, float* dlogits, std::int64_t tokens,
+                         std::int64_t vocab, std::int64_t padded_vocab);
+
 }  // namespace primus::kernels

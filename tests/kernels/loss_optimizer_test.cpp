@@ -39,6 +39,14 @@ TEST(KernelCrossEntropy, PaddedVocabMaskedLossMatchesTorch) {
   cross_entropy_backward(inplace.data(), lse.data(), targets.data(), dloss.data(), inplace.data(),
                          T, V, Vp);
   EXPECT_EQ(inplace, dlogits);
+  // Fused forward+backward, in place: identical to the two calls.
+  auto fused = logits;
+  std::vector<float> losses2(T), lse2(T);
+  cross_entropy_fused(fused.data(), targets.data(), dloss.data(), losses2.data(), lse2.data(),
+                      fused.data(), T, V, Vp);
+  EXPECT_EQ(fused, dlogits);
+  EXPECT_EQ(losses2, losses);
+  EXPECT_EQ(lse2, lse);
   std::vector<std::int32_t> bad(targets);
   bad[3] = static_cast<std::int32_t>(V);  // a padded id is not a valid target
   EXPECT_THROW(cross_entropy_forward(logits.data(), bad.data(), losses.data(), lse.data(), T, V, Vp),
