@@ -15,16 +15,18 @@
 //  * Bad arguments (shapes, ids, configs) throw primus::Error with a one-line explanation.
 //
 // Map from Megatron/Llama building blocks to kernels:
-//   linear layers              gemm.hpp (fp32, bf16 x bf16 -> fp32), bias.hpp
+//   linear layers              gemm.hpp (fp32, bf16 x bf16 -> fp32; dynamic_shape for MoE
+//                              expert blocks), bias.hpp
 //   embedding                  embedding.hpp
 //   RMSNorm / LayerNorm / QK-norm  rmsnorm.hpp, layernorm.hpp (QK-norm: rows = tokens*heads,
 //                              cols = head_dim)
 //   rotary embeddings          rope.hpp (rotate_half layout, partial rotary, Llama 3.1 scaling)
-//   core attention             attention.hpp (causal, MHA/GQA/MQA, flash-style tiles)
+//   core attention             attention.hpp (causal, MHA/GQA/MQA, MLA head dims, flash-style)
 //   MLP activations            activation.hpp (SwiGLU on cat(gate, up), GELU erf/tanh)
 //   dropout                    dropout.hpp
 //   MoE                        router.hpp (top-k, aux loss), moe_dispatch.hpp (permute/combine)
-//   loss                       cross_entropy.hpp (padded vocab, masked mean via dloss weights)
+//   loss                       cross_entropy.hpp (padded vocab, masked mean via dloss weights;
+//                              fused forward+backward in place)
 //   optimizer                  optimizer.hpp (AdamW, SGD), grad_norm.hpp (global norm + clip)
 //   misc                       elementwise.hpp (add, axpy, scale, fill, fp32<->bf16 casts)
 //
