@@ -106,6 +106,26 @@ LaunchCommand parse_launch_command(const std::string& launcher, const std::vecto
 
 LaunchCommand parse_pasted_command(const std::vector<std::string>& tokens, int64_t gpus) {
   if (tokens.empty() || tokens.front().starts_with("--")) {
+    // Bare flags; torchrun's layout options pasted among them still describe the layout (no
+    // Megatron argument is spelled like them).
+    std::vector<std::string> launcher, training;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      std::string name = normalize(tokens[i].substr(0, tokens[i].find('=')));
+      bool layout = name == "__nproc_per_node" || name == "__nnodes" || name == "__node_rank" ||
+                    name == "__master_addr" || name == "__master_port" || name.starts_with("__rdzv_");
+      if (!layout) {
+        training.push_back(tokens[i]);
+        continue;
+      }
+      launcher.push_back(tokens[i]);
+      if (tokens[i].find('=') == std::string::npos && i + 1 < tokens.size()) launcher.push_back(tokens[++i]);
+    }
+    if (!launcher.empty()) {
+      std::vector<std::string> argv = launcher;
+      argv.push_back("pretrain_gpt.py");
+      argv.insert(argv.end(), training.begin(), training.end());
+      return parse_launch_command("torchrun", argv, gpus, 0);
+    }
     LaunchCommand cmd;
     cmd.launcher = "(flags)";
     cmd.training_args = tokens;

@@ -58,6 +58,10 @@ TEST(MigrateLaunchCommand, PastedFlagsOrLauncherLines) {
   EXPECT_EQ(flags.layout.world_size(), 1);
   EXPECT_EQ(flags.training_args.size(), 2u);
 
+  LaunchCommand mixed = parse_pasted_command({"--nproc_per_node", "8", "--num-layers", "2", "--nnodes=2"}, 8);
+  EXPECT_EQ(mixed.layout.world_size(), 16);
+  EXPECT_EQ(mixed.training_args, (std::vector<std::string>{"--num-layers", "2"}));
+
   LaunchCommand line = parse_pasted_command({"torchrun", "--nproc_per_node", "4", "pretrain_gpt.py", "--lr", "1"}, 8);
   EXPECT_EQ(line.layout.world_size(), 4);
   EXPECT_EQ(line.training_args, (std::vector<std::string>{"--lr", "1"}));

@@ -2,8 +2,7 @@
 // flag groups under set -euo pipefail, case statements with positional arguments, += option
 // strings run through eval, sourced env files, mpirun around python, a Slurm batch job with srun
 // around torchrun, docker run around bash -c, a script that fails early, one that never launches,
-// one with unknown flags.
-// Each checks chosen keys and the proof.
+// one with unknown flags. Each checks chosen keys and the proof.
 #include <filesystem>
 
 #include "migrate_test_support.hpp"
