@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Throughput of `primus data preprocess` (MB/s of JSONL, total and per worker) for each tokenizer
+# Throughput of `primus data preprocess` (MB/s of JSONL: wall-clock total and per worker, and per
+# CPU-second, which stays meaningful on a shared machine) for each tokenizer
 # fetched by scripts/fetch_assets.sh, on the Brown corpus repeated to SIZE_MB, for 1..N workers.
 #
 # usage: tools/bench/data_preprocess_bench.sh [BUILD_DIR=build] [SIZE_MB=24] [MAX_WORKERS=nproc]
@@ -24,9 +25,16 @@ for spec in MixtralTokenizer:mistralai/Mixtral-8x7B-v0.1 Llama3Tokenizer:meta-ll
   type=${spec%%:*} model=${spec#*:}
   w=1
   while [ "$w" -le "$max_workers" ]; do
-    line=$("$bin" data preprocess --input "$work/in.jsonl" --output-prefix "$work/out" \
-             --tokenizer-type "$type" --tokenizer-model "$model" --append-eod --workers "$w" | tail -1)
-    echo "$model workers=$w: ${line#preprocess: }"
+    # CPU seconds (user + sys) give MB/s per core even on a busy machine; wall time gives MB/s.
+    TIMEFORMAT='%U %S'
+    { time "$bin" data preprocess --input "$work/in.jsonl" --output-prefix "$work/out" \
+        --tokenizer-type "$type" --tokenizer-model "$model" --append-eod --workers "$w" \
+        > "$work/line" ; } 2> "$work/cpu"
+    read -r user sys < "$work/cpu"
+    line=$(tail -1 "$work/line")
+    mb=$(awk -v s="$(stat -c %s "$work/in.jsonl")" 'BEGIN { print s / 1e6 }')
+    per_core=$(awk -v mb="$mb" -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", mb / (u + s) }')
+    echo "$model workers=$w: ${line#preprocess: } | ${per_core} MB per CPU-second"
     w=$((w * 2))
   done
 done

@@ -35,7 +35,13 @@ std::string resolve_tokenizer_json(const std::string& model) {
   if (model.empty()) fail("tokenizer_model is empty: give a tokenizer.json, a folder, or a Hugging Face id");
   std::error_code ec;
   const fs::path p(model);
-  if (fs::is_regular_file(p, ec)) return p.string();
+  if (fs::is_regular_file(p, ec)) {
+    if (p.extension() == ".model") {
+      fail("tokenizer_model '{}': SentencePiece .model files are not supported; give the model's "
+           "tokenizer.json (Hugging Face format) or its folder instead", model);
+    }
+    return p.string();
+  }
   if (fs::is_directory(p, ec)) {
     if (fs::is_regular_file(p / "tokenizer.json", ec)) return (p / "tokenizer.json").string();
     fail("tokenizer_model '{}': folder has no tokenizer.json", model);
