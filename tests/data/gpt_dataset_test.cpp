@@ -272,3 +272,37 @@ TEST(GPTDataset, EmptySplitsAreAbsentOrAClearError) {
 
 }  // namespace
 }  // namespace primus::data
+
+namespace primus::data {
+namespace {
+
+// The default corpus (scripts/fetch_assets.sh) through the whole path the trainer uses.
+TEST(GPTDataset, DefaultBrownCorpus) {
+  const std::string prefix = std::string(PRIMUS_SOURCE_DIR) + "/assets/data/brown_text_document";
+  if (!fs::exists(prefix + ".idx")) GTEST_SKIP() << "assets absent: run scripts/fetch_assets.sh";
+  ScratchDir cache("brown_cache");
+  auto spec = base_spec(cache.str());
+  spec.blend = Blend{{prefix}, {}};
+  spec.split = "969,30,1";
+  spec.config.sequence_length = 256;
+  spec.config.eod_id = 2;
+  spec.config.tokenizer_identity = {{"class", "_HuggingFaceTokenizer"}, {"tokenizer_path", {"mistralai/Mixtral-8x7B-v0.1"}}};
+  spec.num_samples = {std::int64_t{4000}, std::int64_t{320}, std::int64_t{32}};
+  auto ds = build_gpt_datasets(spec);
+  ASSERT_TRUE(ds[0] && ds[1]);
+  EXPECT_EQ(ds[2], nullptr);  // 500 documents: the 0.1% test split is empty
+  std::vector<std::int32_t> t(256), l(256), p(256);
+  std::vector<float> m(256);
+  std::int64_t eods = 0;
+  for (std::int64_t i = 0; i < ds[0]->size(); i += 101) {
+    ds[0]->get(i, {t.data(), l.data(), m.data(), p.data()});
+    for (int k = 0; k < 256; ++k) {
+      ASSERT_TRUE(t[k] >= 0 && t[k] < 32000);
+      eods += t[k] == 2;
+    }
+  }
+  EXPECT_GT(eods, 0);
+}
+
+}  // namespace
+}  // namespace primus::data

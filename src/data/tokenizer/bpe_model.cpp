@@ -29,6 +29,7 @@ BpeModel::BpeModel(const nlohmann::json& model, const std::string& file) : file_
     fail("{}: BPE dropout is not supported for deterministic encoding", file);
   }
   const auto& vocab = model.at("vocab");
+  vocab_.reserve(vocab.size());
   std::int32_t max_id = -1;
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     const auto id = it.value().get<std::int32_t>();
@@ -43,21 +44,26 @@ BpeModel::BpeModel(const nlohmann::json& model, const std::string& file) : file_
     has_token_[static_cast<std::size_t>(id)] = true;
   }
   std::int32_t rank = 0;
-  for (const auto& m : model.at("merges")) {
-    std::string a, b;
+  const auto& merges = model.at("merges");
+  merges_.reserve(merges.size());
+  std::string joined;
+  for (const auto& m : merges) {
+    std::string_view a, b;
     if (m.is_string()) {
-      const std::string s = m.get<std::string>();
+      const std::string& s = m.get_ref<const std::string&>();
       const auto space = s.find(' ', 1);
       if (space == std::string::npos) fail("{}: merge '{}' is not 'a b'", file, s);
-      a = s.substr(0, space);
-      b = s.substr(space + 1);
-    } else if (m.is_array() && m.size() == 2) {
-      a = m[0].get<std::string>();
-      b = m[1].get<std::string>();
+      a = std::string_view(s).substr(0, space);
+      b = std::string_view(s).substr(space + 1);
+    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+      a = m[0].get_ref<const std::string&>();
+      b = m[1].get_ref<const std::string&>();
     } else {
       fail("{}: merge #{} is neither 'a b' nor [a, b]", file, rank);
     }
-    const auto ia = vocab_.find(a), ib = vocab_.find(b), ic = vocab_.find(a + b);
+    joined.assign(a);
+    joined.append(b);
+    const auto ia = vocab_.find(a), ib = vocab_.find(b), ic = vocab_.find(std::string_view(joined));
     if (ia == vocab_.end() || ib == vocab_.end() || ic == vocab_.end()) {
       fail("{}: merge #{} ('{}' + '{}') uses tokens missing from the vocabulary", file, rank, a, b);
     }
