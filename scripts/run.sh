@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The main job: set up, build, then run the default experiment.
+# The main job: set up (dependencies, tokenizers, the Brown corpus), build, then train tiny_llama
+# on the Brown corpus (examples/megatron/configs/tiny_llama_brown-pretrain.yaml). Extra arguments
+# are overrides, e.g. `bash scripts/run.sh --train_iters 20`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh build
-exec build/primus config show --config examples/megatron/configs/tiny_llama-pretrain.yaml "$@"
+export HF_HOME=${HF_HOME:-$PWD/assets/hf_home}
+exec build/primus train pretrain --config examples/megatron/configs/tiny_llama_brown-pretrain.yaml "$@"
