@@ -6,5 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh build
-export HF_HOME=${HF_HOME:-$PWD/assets/hf_home}
 exec build/primus train pretrain --config examples/megatron/configs/tiny_llama_brown-pretrain.yaml "$@"
