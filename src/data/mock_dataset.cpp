@@ -1,18 +1,17 @@
 #include "data/mock_dataset.hpp"
 
 #include "core/error.hpp"
-#include "data/numpy_random.hpp"
+#include "data/numpy_pcg64.hpp"
 
 namespace primus::data {
 
 MockLowLevelDataset::MockLowLevelDataset(std::int64_t vocab_size, std::int32_t eod_id)
     : vocab_size_(vocab_size), eod_id_(eod_id) {
   if (vocab_size <= 1) fail("mock data needs a vocabulary of at least 2 tokens (got {})", vocab_size);
-  NumpyRandomState rng(0);
+  // Megatron: numpy.random.default_rng(seed=0).integers(1, 4096, size=100000, dtype=int32).
+  NumpyPcg64 rng(0);
   lengths_.resize(kSize);
-  for (auto& l : lengths_) {
-    l = 1 + static_cast<std::int32_t>(rng.random_interval(kMaxSequenceLength - 2));
-  }
+  for (auto& l : lengths_) l = rng.integers_int32(1, kMaxSequenceLength);
 }
 
 void MockLowLevelDataset::read(std::int64_t seq, std::int64_t offset, std::int64_t length,

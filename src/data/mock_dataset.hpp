@@ -1,8 +1,7 @@
 // Megatron's mock low-level dataset (megatron-formats.md §2): 100000 synthetic sequences with
-// lengths in [1, 4096) drawn from a fixed seed; sequence s holds (1, 2, ..., L-1) % vocab
-// followed by EOD. Used with `mock_data: true`; exercises the same GPT index code as real data.
-// Lengths come from our MT19937 (NumpyRandomState(0)), not numpy's PCG64 default_rng, so the
-// token stream is Megatron-like in shape but not bit-identical to Megatron's mock data.
+// lengths in [1, 4096) drawn exactly as Megatron draws them (numpy default_rng(0), reproduced in
+// numpy_pcg64.hpp); sequence s holds 1, 2, ..., L-1 followed by EOD (token ids taken modulo the
+// vocabulary size, which only matters for vocabularies below 4096). Used with `mock_data: true`.
 #pragma once
 
 #include <cstdint>

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "data/mock_dataset.hpp"
+#include "data/numpy_pcg64.hpp"
 #include "data/numpy_random.hpp"
 #include "data_test_util.hpp"
 
@@ -56,6 +58,35 @@ TEST(NumpyRandom, MatchesNumpyForSeveralSeedsAndSizes) {
       }
     }
   }
+}
+
+TEST(NumpyPcg64, DefaultRngIntegersMatchNumpy) {
+  const auto j = nlohmann::json::parse(testing::read_file(testing::fixture("numpy_random.json")));
+  {
+    NumpyPcg64 rng(0);
+    for (const auto& v : j["pcg64_raw"]) EXPECT_EQ(rng.next_uint64(), v.get<std::uint64_t>());
+  }
+  ASSERT_GE(j["pcg64"].size(), 3u);
+  for (const auto& c : j["pcg64"]) {
+    NumpyPcg64 rng(c["seed"].get<std::uint32_t>());
+    const auto low = c["low"].get<std::int32_t>(), high = c["high"].get<std::int32_t>();
+    const auto first = c["first"].get<std::vector<std::int32_t>>();
+    std::int64_t sum = 0;
+    std::int32_t last = 0;
+    for (int i = 0; i < 100000; ++i) {
+      last = rng.integers_int32(low, high);
+      if (i < static_cast<int>(first.size())) {
+        ASSERT_EQ(last, first[static_cast<std::size_t>(i)]) << c["seed"] << " #" << i;
+      }
+      sum += last;
+    }
+    EXPECT_EQ(sum, c["sum"].get<std::int64_t>());
+    EXPECT_EQ(last, c["last"].get<std::int32_t>());
+  }
+  // Megatron's mock dataset lengths are the seed-0 draws.
+  MockLowLevelDataset mock(32000, 2);
+  const auto first = j["pcg64"][0]["first"].get<std::vector<std::int32_t>>();
+  for (std::size_t i = 0; i < first.size(); ++i) EXPECT_EQ(mock.sequence_lengths()[i], first[i]);
 }
 
 }  // namespace

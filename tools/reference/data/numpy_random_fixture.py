@@ -32,4 +32,11 @@ for seed in [0, 1, 42, 1234, 31337, 2**31 - 1, 2**32 - 1]:
     rs = np.random.RandomState(seed)
     case["big_interval"] = [int(x) for x in rs.randint(0, 2**40 + 1, size=6, dtype=np.int64)]
     out["cases"].append(case)
+# Generator (PCG64) as Megatron's mock dataset uses it.
+out["pcg64"] = []
+for seed, low, high in [(0, 1, 4096), (1, 0, 7), (12345, -5, 1000000), (2**32 - 1, 1, 4096)]:
+    values = np.random.default_rng(seed=seed).integers(low=low, high=high, size=100000, dtype=np.int32)
+    out["pcg64"].append({"seed": seed, "low": low, "high": high, "first": [int(x) for x in values[:64]],
+                         "sum": int(values.astype(np.int64).sum()), "last": int(values[-1])})
+out["pcg64_raw"] = [int(x) for x in np.random.default_rng(seed=0).bit_generator.random_raw(4)]
 json.dump(out, open(sys.argv[1], "w"))
