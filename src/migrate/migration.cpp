@@ -128,8 +128,12 @@ std::string unknown_list(const std::vector<UnknownFlag>& unknown) {
 
 std::string layout_text(const LaunchCommand& launch) {
   const ProcessLayout& l = launch.layout;
-  return fmt::format("{} process{} ({} node{} x {}; {})", l.world_size(), l.world_size() == 1 ? "" : "es", l.nodes,
-                     l.nodes == 1 ? "" : "s", l.processes_per_node, l.source);
+  std::string options;
+  for (const auto& a : launch.launcher_args) options += (options.empty() ? "" : " ") + a;
+  // The launcher's options are shown with the launch; name the source only when it is something else.
+  std::string source = l.source == options || l.source.empty() ? "" : "; " + l.source;
+  return fmt::format("{} process{} ({} node{} x {}{})", l.world_size(), l.world_size() == 1 ? "" : "es", l.nodes,
+                     l.nodes == 1 ? "" : "s", l.processes_per_node, source);
 }
 
 }  // namespace
@@ -199,7 +203,7 @@ MigrationResult migrate(const MigrationRequest& request) {
   text.header = {
       fmt::format("Migrated from {} by `primus migrate`.", request.source),
       fmt::format("Launch: {}", request.launch.describe()),
-      fmt::format("  -> {}.", layout_text(request.launch)),
+      fmt::format("  = {}.", layout_text(request.launch)),
       fmt::format("Resolve it for that layout: primus config show --config {} --world-size {}",
                   (request.output_dir / experiment_name).string(), result.world_size),
       fmt::format("Model: {} ({}).", result.model, result.zoo_match ? result.match_explanation : "written alongside"),
