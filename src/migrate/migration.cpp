@@ -143,6 +143,7 @@ MigrationResult migrate(const MigrationRequest& request) {
   result.world_size = request.launch.layout.world_size();
   MegatronFlags flags = read_megatron_flags(request.launch.training_args);
   result.unknown = flags.unknown;
+  for (const auto& [key, setting] : flags.layer.settings()) result.script_keys.push_back(key);
   if (!flags.unknown.empty() && !request.keep_unknown)
     fail("{} argument(s) unknown to Megatron-LM's argument table: {}; fix or remove them, or pass --keep-unknown "
          "to carry them along as comments",
@@ -304,9 +305,16 @@ std::string summarize(const MigrationRequest& request, const MigrationResult& r)
     out += fmt::format("converted  {}\n", c);
   }
   if (!r.resolved.without_effect.empty()) {
-    std::string keys;
-    for (const auto& k : r.resolved.without_effect) keys += (keys.empty() ? "" : ", ") + k;
-    out += fmt::format("no effect  accepted, no effect on this engine: {}\n", keys);
+    // What the script asked for that this engine ignores, apart from Megatron defaults kept for the proof.
+    std::string asked;
+    size_t defaults = 0;
+    for (const auto& k : r.resolved.without_effect) {
+      if (std::find(r.script_keys.begin(), r.script_keys.end(), k) == r.script_keys.end()) ++defaults;
+      else asked += (asked.empty() ? "" : ", ") + k;
+    }
+    out += fmt::format("no effect  accepted, no effect on this engine: {}{}\n", asked.empty() ? "nothing the script set" : asked,
+                       defaults ? fmt::format("; and {} Megatron-LM defaults kept for fidelity (commented in the file)", defaults)
+                                : "");
   }
   if (!r.unknown.empty()) out += fmt::format("unknown    kept as comments: {}\n", unknown_list(r.unknown));
   out += fmt::format("check      primus config show --config {} --world-size {}\n", r.experiment_file.string(),

@@ -32,6 +32,7 @@ struct MigrationResult {
   std::string match_explanation;
   std::vector<UnknownFlag> unknown;
   std::vector<std::string> conversions; // "--recompute-activations -> recompute_granularity: selective"
+  std::vector<std::string> script_keys; // keys the script's flags set
   size_t override_count = 0;
   int64_t world_size = 1;
   ProofResult proof;
