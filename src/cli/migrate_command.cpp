@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "migrate/launch_capture.hpp"
 #include "migrate/migration.hpp"
+#include "migrate/migration_summary.hpp"
 
 namespace fs = std::filesystem;
 

@@ -55,6 +55,15 @@ std::string LaunchCommand::describe() const {
   return fmt::format("{} ({} arguments)", text, training_args.size());
 }
 
+std::string LaunchCommand::describe_layout() const {
+  const ProcessLayout& l = layout;
+  std::string options;
+  for (const auto& a : launcher_args) options += (options.empty() ? "" : " ") + a;
+  std::string source = l.source == options || l.source.empty() ? "" : "; " + l.source;
+  return fmt::format("{} process{} ({} node{} x {}{})", l.world_size(), l.world_size() == 1 ? "" : "es", l.nodes,
+                     l.nodes == 1 ? "" : "s", l.processes_per_node, source);
+}
+
 LaunchCommand parse_launch_command(const std::string& launcher, const std::vector<std::string>& argv, int64_t gpus,
                                    int64_t outer_processes) {
   LaunchCommand cmd;

@@ -28,6 +28,8 @@ struct LaunchCommand {
   bool is_training() const;
   // "torchrun --nproc_per_node 8 ... pretrain_gpt.py (74 arguments)"
   std::string describe() const;
+  // "16 processes (2 nodes x 8)", with the layout's source when it is not the launcher's options.
+  std::string describe_layout() const;
 };
 
 // `gpus` answers --nproc_per_node gpu/auto and deepspeed's default; `outer_processes` is the

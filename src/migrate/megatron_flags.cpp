@@ -29,6 +29,12 @@ std::string UnknownFlag::text() const {
   return out;
 }
 
+std::string describe_unknown(const std::vector<UnknownFlag>& unknown) {
+  std::string out;
+  for (const auto& u : unknown) out += (out.empty() ? "" : ", ") + u.text() + u.suggestion;
+  return out;
+}
+
 MegatronFlags read_megatron_flags(const std::vector<std::string>& tokens) {
   const config::Schema& schema = config::Schema::instance();
   MegatronFlags out;

@@ -27,4 +27,7 @@ struct MegatronFlags {
 
 MegatronFlags read_megatron_flags(const std::vector<std::string>& tokens);
 
+// "--use-fancy-kernels, --hiden-size 256; did you mean '--hidden-size'?"
+std::string describe_unknown(const std::vector<UnknownFlag>& unknown);
+
 }  // namespace primus::migrate

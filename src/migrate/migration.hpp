@@ -41,7 +41,4 @@ struct MigrationResult {
 
 MigrationResult migrate(const MigrationRequest& request);
 
-// Short report for the user: files, model, parallel layout, batch sizes, data, keys without effect.
-std::string summarize(const MigrationRequest& request, const MigrationResult& result);
-
 }  // namespace primus::migrate
