@@ -1,8 +1,8 @@
 // Launch scripts in the further styles users have (tests/migrate/scripts): functions echoing
 // flag groups under set -euo pipefail, case statements with positional arguments, += option
 // strings run through eval, sourced env files, mpirun around python, a Slurm batch job with srun
-// around torchrun, docker run around bash -c, a script that fails early, one that never launches,
-// one with unknown flags. Each checks chosen keys and the proof.
+// around torchrun, docker run around bash -c, GPU/NIC probes with git clone, pip and sleep, a
+// script that fails early, one that never launches, one with unknown flags. Each checks chosen keys and the proof.
 #include <filesystem>
 
 #include "migrate_test_support.hpp"
@@ -121,6 +121,14 @@ TEST(MigrateScriptStyles, LaunchInsideADockerRunCommand) {
   EXPECT_EQ(m.integer("tensor_model_parallel_size"), 4);  // docker run -e TP=4, read inside bash -c
   EXPECT_EQ(m.integer("seq_length"), 2048);
   EXPECT_EQ(m.value("sequence_parallel"), Value{false});  // not asked for; the preset's true is overridden
+}
+
+TEST(MigrateScriptStyles, GpuAndNetworkProbesAgreeAndSetupStepsAreHarmless) {
+  TestDir dir;
+  auto m = migrate_script(test_script("probes_style.sh"), {}, dir.path(), 4);
+  EXPECT_TRUE(m.result.proof.lossless()) << m.result.proof.describe();
+  EXPECT_EQ(m.result.world_size, 4);  // python, nvidia-smi -L / --query-gpu, rocm-smi, amd-smi all say 4
+  EXPECT_EQ(m.integer("data_parallel_size"), 4);
 }
 
 TEST(MigrateScriptStyles, AScriptThatFailsEarlyReportsItsCodeAndMessage) {
