@@ -2,7 +2,8 @@
 // flag groups under set -euo pipefail, case statements with positional arguments, += option
 // strings run through eval, sourced env files, mpirun around python, a Slurm batch job with srun
 // around torchrun, docker run around bash -c, GPU/NIC probes with git clone, pip and sleep, a
-// script that fails early, one that never launches, one with unknown flags. Each checks chosen keys and the proof.
+// script that fails early, one that never launches, one with unknown flags. Each checks chosen
+// keys and the proof.
 #include <filesystem>
 
 #include "migrate_test_support.hpp"
