@@ -35,12 +35,18 @@ bool rope(const ValueMap& m) {
          (it->second.as_string() == "rope" || it->second.as_string() == "mrope");
 }
 
+bool learned(const ValueMap& m) {
+  auto it = m.find("position_embedding_type");
+  return it != m.end() && it->second.is_string() && it->second.as_string() == "learned_absolute";
+}
+
 }  // namespace
 
 const std::vector<std::string>& architecture_keys() {
   static const std::vector<std::string> all = [] {
     std::vector<std::string> out = kCore;
     for (const auto* group : {&kRope, &kExperts, &kLatent}) out.insert(out.end(), group->begin(), group->end());
+    out.push_back("add_position_embedding");
     return out;
   }();
   return all;
@@ -55,6 +61,7 @@ std::vector<std::string> relevant_architecture_keys(const ValueMap& a, const Val
   std::vector<std::string> out = kCore;
   if (rope(a) || rope(b) || flag(a, "multi_latent_attention") || flag(b, "multi_latent_attention"))
     out.insert(out.end(), kRope.begin(), kRope.end());
+  if (learned(a) || learned(b)) out.push_back("add_position_embedding");
   if (set(a, "num_experts") || set(b, "num_experts")) out.insert(out.end(), kExperts.begin(), kExperts.end());
   if (flag(a, "multi_latent_attention") || flag(b, "multi_latent_attention"))
     out.insert(out.end(), kLatent.begin(), kLatent.end());

@@ -17,7 +17,7 @@ bool is_architecture_key(const std::string& key);
 
 // The architecture keys that mean something for models `a` and `b`: expert keys only when
 // either has experts, latent-attention keys only with multi-latent attention, rope keys only
-// with rotary embeddings.
+// with rotary embeddings, add_position_embedding only with learned absolute positions.
 std::vector<std::string> relevant_architecture_keys(const ValueMap& a, const ValueMap& b);
 
 // Keys of `relevant_architecture_keys(a, b)` whose values differ.

@@ -4,11 +4,13 @@
 
 #include <cctype>
 #include <fstream>
+#include <iterator>
 #include <map>
 
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "migrate/atomic_file.hpp"
 #include "migrate/fake_tools.hpp"
 #include "migrate/scratch_dir.hpp"
 #include "migrate/script_runner.hpp"
@@ -63,8 +65,14 @@ fs::path copy_script_folder(const fs::path& script, const fs::path& work) {
     if (!entry.is_regular_file(e2) || entry.file_size(e2) > kMaxCopiedFile) continue;
     fs::copy_file(entry.path(), work / entry.path().filename(), fs::copy_options::overwrite_existing, e2);
   }
+  // The script itself as bash reads it: a file saved with Windows line ends would fail on every line.
   fs::path copy = work / script.filename();
-  fs::copy_file(script, copy, fs::copy_options::overwrite_existing);
+  std::ifstream in(script, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string unix_text;
+  for (size_t i = 0; i < text.size(); ++i)
+    if (!(text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')) unix_text += text[i];
+  write_file_atomically(copy, unix_text, false);
   return copy;
 }
 

@@ -98,8 +98,7 @@ std::vector<OverrideEntry> new_preset_keys(const MegatronReading& megatron, cons
   std::map<std::string, config::Value> keys;
   for (const auto& key : architecture_differences(megatron.final_values, base_values)) {
     // Values Megatron derives itself (kv_channels, moe_ffn_hidden_size, ...) are derived here too.
-    if (megatron.given.at(key).is_null() && megatron.resolved.values.at(key).origin.kind == config::Origin::Kind::kDerived)
-      continue;
+    if (megatron.resolved.values.at(key).origin.kind == config::Origin::Kind::kDerived) continue;
     keys[key] = megatron.final_values.at(key);
   }
   for (int round = 0; round < kMaxRounds; ++round) {

@@ -82,10 +82,15 @@ ValueMap resolve_preset_values(const fs::path& preset, const fs::path& scratch) 
 std::string PresetMatch::explain_closest(const ValueMap& megatron) const {
   if (ranking.empty()) return "no model preset could be resolved";
   const PresetCandidate& c = best();
+  constexpr size_t kShown = 5;
   std::string diffs;
-  for (const auto& key : c.architecture_differences)
+  for (size_t i = 0; i < c.architecture_differences.size() && i < kShown; ++i) {
+    const std::string& key = c.architecture_differences[i];
     diffs += fmt::format("{}{} {} here, {} there", diffs.empty() ? "" : "; ", key, show(megatron, key),
                          show(c.values, key));
+  }
+  if (c.architecture_differences.size() > kShown)
+    diffs += fmt::format("; {} more", c.architecture_differences.size() - kShown);
   return fmt::format("closest zoo preset: {} ({})", c.name, diffs);
 }
 

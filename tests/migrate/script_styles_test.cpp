@@ -132,6 +132,20 @@ TEST(MigrateScriptStyles, GpuAndNetworkProbesAgreeAndSetupStepsAreHarmless) {
   EXPECT_EQ(m.integer("data_parallel_size"), 4);
 }
 
+TEST(MigrateScriptStyles, WindowsLineEndsAndAGpt2StyleModel) {
+  TestDir dir;
+  auto m = migrate_script(test_script("windows_line_ends.sh"), {}, dir.path());
+  EXPECT_TRUE(m.result.proof.lossless()) << m.result.proof.describe();
+  EXPECT_EQ(m.integer("tensor_model_parallel_size"), 1);  // "TP=${TP:-1}\r\n" read as bash would read "...\n"
+  ASSERT_TRUE(m.result.preset_file);
+  std::string preset = read_text(*m.result.preset_file);
+  EXPECT_NE(preset.find("position_embedding_type: learned_absolute\n"), std::string::npos) << preset;
+  EXPECT_NE(preset.find("add_position_embedding: true\n"), std::string::npos) << preset;
+  EXPECT_NE(preset.find("normalization: LayerNorm\n"), std::string::npos) << preset;
+  EXPECT_EQ(preset.find("\nnum_query_groups:"), std::string::npos) << preset;  // derived from the heads
+  EXPECT_EQ(m.value("add_bias_linear"), Value{true});
+}
+
 TEST(MigrateScriptStyles, AScriptThatFailsEarlyReportsItsCodeAndMessage) {
   TestDir dir;
   std::string msg = error_of([&] { migrate_script(test_script("fails_early.sh"), {}, dir.path()); });
