@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include "config/config_paths.hpp"
-#include "config/experiment_file.hpp"
 #include "config/preset_loader.hpp"
 #include "config/schema.hpp"
 #include "core/error.hpp"
@@ -119,8 +118,6 @@ std::vector<OverrideEntry> new_preset_keys(const MegatronReading& megatron, cons
   fail("cannot express this architecture as a preset on {}: keys still differ after {} rounds", base, kMaxRounds);
 }
 
-
-
 }  // namespace
 
 MigrationResult migrate(const MigrationRequest& request) {
@@ -162,7 +159,7 @@ MigrationResult migrate(const MigrationRequest& request) {
   } else {
     std::string base = request.name.empty() ? request.default_stem : request.name;
     preset_name = base + "_model.yaml";
-    stem = base + "-pretrain";
+    stem = request.name.empty() ? base + "-pretrain" : request.name;
     result.model = preset_name;
     result.match_explanation =
         fmt::format("new preset on {}; no zoo preset matches: {}", match.family_base, match.explain_closest(megatron.final_values));
@@ -210,7 +207,11 @@ MigrationResult migrate(const MigrationRequest& request) {
     config::ResolveOptions options;
     options.config = trial / experiment_name;
     options.world_size = result.world_size;
-    proof = prove_lossless(megatron.final_values, config::resolve(options));
+    try {
+      proof = prove_lossless(megatron.final_values, config::resolve(options));
+    } catch (const Error& e) {
+      fail("the migrated experiment does not resolve although Megatron-LM accepts the arguments: {}", e.what());
+    }
     if (proof.lossless()) break;
     bool changed = false;
     for (const auto& d : proof.differences)
