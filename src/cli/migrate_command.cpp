@@ -88,9 +88,12 @@ void register_migrate_command(CLI::App& app) {
   lm->add_option("script", o->script, "The launch script (bash)")->required();
   lm->add_option("args", o->script_args, "KEY=VALUE settings (and other arguments) for the script");
   add_common_options(lm, *o);
-  lm->add_option("--gpus", o->gpus, "GPUs per node the sandbox's probes report")->check(CLI::PositiveNumber);
+  lm->add_option("--gpus", o->gpus, "GPUs per node the sandbox's probes report")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   lm->add_option("--timeout", o->timeout_s, "Seconds the script may run before it is stopped")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   lm->add_option("--launch", o->launch_index, "Which training launch to take when the script makes several (1 = first)")
       ->check(CLI::PositiveNumber);
   lm->add_flag("--keep-sandbox", o->keep_scratch, "Keep the sandbox folder (script output, captured calls) and print it");
