@@ -146,6 +146,19 @@ TEST(MigrateScriptStyles, WindowsLineEndsAndAGpt2StyleModel) {
   EXPECT_EQ(m.value("add_bias_linear"), Value{true});
 }
 
+TEST(MigrateScriptStyles, ASweepOfLaunchesTakesTheOneAskedFor) {
+  CaptureOptions o;
+  o.script = test_script("two_launches.sh");
+  CaptureResult first = capture_launch(o);
+  EXPECT_EQ(first.launches.size(), 2u);
+  o.launch_index = 2;
+  CaptureResult second = capture_launch(o);
+  ASSERT_EQ(second.launch.training_args.back(), "2");  // --tensor-model-parallel-size 2
+  EXPECT_EQ(first.launch.training_args.back(), "1");
+  o.launch_index = 3;
+  EXPECT_NE(error_of([&] { capture_launch(o); }).find("--launch 3 asked for, but the script makes 2"), std::string::npos);
+}
+
 TEST(MigrateScriptStyles, AScriptThatFailsEarlyReportsItsCodeAndMessage) {
   TestDir dir;
   std::string msg = error_of([&] { migrate_script(test_script("fails_early.sh"), {}, dir.path()); });
