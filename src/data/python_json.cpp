@@ -35,7 +35,7 @@ void append_string(std::string& out, const std::string& s) {
       ++i;
       continue;
     }
-    // Decode one UTF-8 code point; ensure_ascii writes it as \uXXXX (surrogate pairs above BMP).
+    // Decode one UTF-8 code point; ensure_ascii writes it as \u and four hex digits (surrogate pairs above BMP).
     std::uint32_t cp = 0;
     int extra = 0;
     if ((c & 0xe0) == 0xc0) { cp = c & 0x1f; extra = 1; }

@@ -18,7 +18,8 @@ namespace primus::migrate {
 
 void write_file_atomically(const fs::path& path, const std::string& text, bool durable) {
   fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-  std::string tmpl = (dir / fmt::format(".{}.XXXXXX", path.filename().string())).string();
+  // mkstemp replaces the six trailing 'X' characters with a unique suffix.
+  std::string tmpl = (dir / fmt::format(".{}.{}", path.filename().string(), std::string(6, 'X'))).string();
   int fd = ::mkstemp(tmpl.data());
   if (fd < 0) fail("{}: cannot create a temporary file in {}: {}", path.string(), dir.string(), std::strerror(errno));
   size_t done = 0;

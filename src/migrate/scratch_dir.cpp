@@ -15,7 +15,8 @@ ScratchDir::ScratchDir(const std::string& prefix) {
   std::error_code ec;
   fs::path base = fs::temp_directory_path(ec);
   if (ec) base = "/tmp";
-  std::string tmpl = (base / (prefix + ".XXXXXX")).string();
+  // mkdtemp replaces the six trailing 'X' characters with a unique suffix.
+  std::string tmpl = (base / (prefix + "." + std::string(6, 'X'))).string();
   if (::mkdtemp(tmpl.data()) == nullptr)
     fail("cannot create a scratch folder in {}: {}", base.string(), std::strerror(errno));
   path_ = tmpl;
