@@ -61,6 +61,24 @@ void Rng::fill_normal(float* dst, std::size_t n, float mean, float std) {
   }
 }
 
+void Rng::fill_normal_at(float* dst, std::uint64_t first, std::size_t n, float mean, float std) const {
+  // Normal number i is lane i % 4 of block i / 4, as fill_normal lays them out from offset 0.
+  const std::uint64_t first_block = first / 4, last_block = (first + n + 3) / 4;
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (std::uint64_t b = first_block; b < last_block; ++b) {
+    const auto r = block(b);
+    for (int pair = 0; pair < 2; ++pair) {
+      const double radius = std::sqrt(-2.0 * std::log(open_unit(r[2 * pair])));
+      const double angle = 2.0 * std::numbers::pi * half_open_unit(r[2 * pair + 1]);
+      const double z[2] = {radius * std::cos(angle), radius * std::sin(angle)};
+      for (int k = 0; k < 2; ++k) {
+        const std::uint64_t i = 4 * b + static_cast<std::uint64_t>(2 * pair + k);
+        if (i >= first && i < first + n) dst[i - first] = static_cast<float>(mean + std * z[k]);
+      }
+    }
+  }
+}
+
 void Rng::fill_uniform(float* dst, std::size_t n, float lo, float hi) {
   const std::size_t blocks = (n + 3) / 4;
   const std::uint64_t base = offset_;

@@ -26,6 +26,10 @@ class Rng {
 
   // dst[i] ~ N(mean, std^2), i < n. Consumes ceil(n/4) counter blocks.
   void fill_normal(float* dst, std::size_t n, float mean, float std);
+  // dst[j] = normal number `first + j` of this stream (mean, std), j < n, independent of the
+  // stream's offset: element i of a tensor gets the same value however the tensor is split
+  // (tensor-parallel shards initialise exactly the slice of the full tensor they hold).
+  void fill_normal_at(float* dst, std::uint64_t first, std::size_t n, float mean, float std) const;
   // dst[i] ~ U[lo, hi), i < n. Consumes ceil(n/4) counter blocks.
   void fill_uniform(float* dst, std::size_t n, float lo, float hi);
   // One uniform 64-bit integer (consumes one block).

@@ -27,6 +27,7 @@ struct RopeConfig {
 
   // head_dim * rotary_percent, validated (even, > 0, <= head_dim); throws primus::Error.
   std::int64_t rot_dim() const;
+  bool operator==(const RopeConfig&) const = default;
 };
 
 // inv_freq [rot_dim/2] after optional Llama-3.1 scaling.

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "config/args.hpp"
 #include "kernels/rope.hpp"
@@ -12,6 +13,14 @@
 namespace primus::model {
 
 enum class Norm { RMSNorm, LayerNorm };
+enum class AttentionKind { SelfAttention, MultiLatent };
+enum class MlpKind { Dense, MoE };
+
+// What one transformer layer is made of (Megatron-Core's layer spec).
+struct LayerSpec {
+  AttentionKind attention = AttentionKind::SelfAttention;
+  MlpKind mlp = MlpKind::Dense;
+};
 
 struct ModelConfig {
   std::int64_t num_layers = 0;
@@ -33,6 +42,13 @@ struct ModelConfig {
   float init_std = 0.02f;
   bool bf16 = false;                // bf16 GEMM operands, fp32 master weights
   kernels::RopeConfig rope;
+  std::vector<MlpKind> layer_mlp;   // per layer; empty: every layer dense
+
+  LayerSpec layer_spec(std::int64_t layer) const {
+    LayerSpec s;
+    if (!layer_mlp.empty()) s.mlp = layer_mlp[static_cast<size_t>(layer)];
+    return s;
+  }
 
   std::int64_t q_width() const { return heads * head_dim; }
   std::int64_t kv_width() const { return groups * head_dim; }

@@ -1,54 +1,67 @@
 #include "model/parameter_layout.hpp"
 
-#include <cmath>
-
-#include <fmt/format.h>
-
 #include "core/aligned.hpp"
+#include "core/error.hpp"
 
 namespace primus::model {
 
-std::int64_t ParameterLayout::add(std::string name, std::int64_t rows, std::int64_t cols, bool decay, float init_std,
-                                  float init_value) {
-  ParamInfo p{std::move(name), total_, rows, cols, decay, init_std, init_value};
-  // Keep every parameter 64-byte aligned so kernels see aligned rows.
-  total_ += static_cast<std::int64_t>(align_up(static_cast<std::size_t>(p.numel()) * sizeof(float)) / sizeof(float));
-  params_.push_back(std::move(p));
-  return params_.back().offset;
+std::int64_t ParamInfo::global_row(std::int64_t r) const {
+  if (shard.rows.empty()) return r;
+  for (const RowRange& range : shard.rows) {
+    if (r < range.count) return range.begin + r;
+    r -= range.count;
+  }
+  fail("internal: row beyond the shard of parameter '{}'", name);
 }
 
-ParameterLayout::ParameterLayout(const ModelConfig& c) {
-  const float std = c.init_std;
-  // Megatron scales the init of the projections that write into the residual stream.
-  const float out_std = c.init_std / std::sqrt(2.0f * static_cast<float>(c.num_layers));
-  const bool layernorm = c.norm == Norm::LayerNorm;
-  embedding = add("embedding.word_embeddings.weight", c.padded_vocab, c.hidden, true, std);
-  layers.resize(static_cast<size_t>(c.num_layers));
-  for (std::int64_t i = 0; i < c.num_layers; ++i) {
-    LayerOffsets& l = layers[static_cast<size_t>(i)];
-    const std::string p = fmt::format("decoder.layers.{}.", i);
-    l.ln1_w = add(p + "input_layernorm.weight", c.hidden, 0, false, 0.0f, 1.0f);
-    if (layernorm) l.ln1_b = add(p + "input_layernorm.bias", c.hidden, 0, false, 0.0f);
-    l.qkv_w = add(p + "self_attention.linear_qkv.weight", c.qkv_width(), c.hidden, true, std);
-    if (c.qkv_bias) l.qkv_b = add(p + "self_attention.linear_qkv.bias", c.qkv_width(), 0, false, 0.0f);
-    if (c.qk_layernorm) {
-      l.q_norm_w = add(p + "self_attention.q_layernorm.weight", c.head_dim, 0, false, 0.0f, 1.0f);
-      if (layernorm) l.q_norm_b = add(p + "self_attention.q_layernorm.bias", c.head_dim, 0, false, 0.0f);
-      l.k_norm_w = add(p + "self_attention.k_layernorm.weight", c.head_dim, 0, false, 0.0f, 1.0f);
-      if (layernorm) l.k_norm_b = add(p + "self_attention.k_layernorm.bias", c.head_dim, 0, false, 0.0f);
+ParamId ParameterLayout::add(ParamSpec spec) {
+  if (finalized_) fail("internal: parameter '{}' declared after the layout was finalized", spec.name);
+  ParamInfo p;
+  p.name = std::move(spec.name);
+  p.global_rows = spec.global_rows;
+  p.global_cols = spec.global_cols;
+  std::int64_t rows = spec.global_rows;
+  if (!spec.shard.rows.empty()) {
+    rows = 0;
+    for (const RowRange& r : spec.shard.rows) {
+      if (r.begin < 0 || r.count <= 0 || r.begin + r.count > spec.global_rows)
+        fail("internal: shard rows [{}, {}) outside parameter '{}' with {} rows", r.begin, r.begin + r.count, p.name,
+             spec.global_rows);
+      rows += r.count;
     }
-    l.proj_w = add(p + "self_attention.linear_proj.weight", c.hidden, c.q_width(), true, out_std);
-    if (c.linear_bias) l.proj_b = add(p + "self_attention.linear_proj.bias", c.hidden, 0, false, 0.0f);
-    l.ln2_w = add(p + "pre_mlp_layernorm.weight", c.hidden, 0, false, 0.0f, 1.0f);
-    if (layernorm) l.ln2_b = add(p + "pre_mlp_layernorm.bias", c.hidden, 0, false, 0.0f);
-    l.fc1_w = add(p + "mlp.linear_fc1.weight", c.fc1_width(), c.hidden, true, std);
-    if (c.linear_bias) l.fc1_b = add(p + "mlp.linear_fc1.bias", c.fc1_width(), 0, false, 0.0f);
-    l.fc2_w = add(p + "mlp.linear_fc2.weight", c.hidden, c.ffn, true, out_std);
-    if (c.linear_bias) l.fc2_b = add(p + "mlp.linear_fc2.bias", c.hidden, 0, false, 0.0f);
   }
-  final_norm_w = add("decoder.final_layernorm.weight", c.hidden, 0, false, 0.0f, 1.0f);
-  if (layernorm) final_norm_b = add("decoder.final_layernorm.bias", c.hidden, 0, false, 0.0f);
-  output = c.tied_embeddings ? embedding : add("output_layer.weight", c.padded_vocab, c.hidden, true, std);
+  p.rows = spec.local_rows >= 0 ? spec.local_rows : rows;
+  p.cols = spec.local_cols >= 0 ? spec.local_cols : spec.global_cols;
+  if (p.rows != rows) fail("internal: parameter '{}' local rows {} != shard rows {}", p.name, p.rows, rows);
+  if (spec.shard.col_begin < 0 || spec.shard.col_begin + p.cols > spec.global_cols ||
+      (spec.global_cols == 0 && p.cols != 0))
+    fail("internal: shard columns of parameter '{}' outside the tensor", p.name);
+  p.shard = std::move(spec.shard);
+  p.group = spec.group;
+  p.decay = spec.decay;
+  p.init_std = spec.init_std;
+  p.init_value = spec.init_value;
+  p.tensor_parallel = spec.tensor_parallel;
+  for (const auto& q : params_)
+    if (q.name == p.name) fail("internal: parameter '{}' declared twice", p.name);
+  params_.push_back(std::move(p));
+  return static_cast<ParamId>(params_.size() - 1);
+}
+
+void ParameterLayout::finalize() {
+  if (finalized_) return;
+  std::int64_t at = 0;
+  for (ParamGroup g : {ParamGroup::Dense, ParamGroup::Expert}) {
+    for (ParamInfo& p : params_) {
+      if (p.group != g) continue;
+      p.offset = at;
+      // Every parameter starts 64-byte aligned so kernels see aligned rows.
+      at += static_cast<std::int64_t>(align_up(static_cast<std::size_t>(p.numel()) * sizeof(float)) / sizeof(float));
+    }
+    if (g == ParamGroup::Dense) dense_end_ = at;
+  }
+  total_ = at;
+  finalized_ = true;
 }
 
 const ParamInfo* ParameterLayout::find(const std::string& name) const {

@@ -1,46 +1,54 @@
 #include "model/weights_io.hpp"
 
+#include <cstring>
 #include <set>
 #include <vector>
 
 #include "core/error.hpp"
 #include "io/safetensors_reader.hpp"
 #include "io/safetensors_writer.hpp"
-#include "model/qkv_layout.hpp"
 
 namespace primus::model {
 
 namespace {
 
-bool is_qkv(const std::string& name) { return name.find("self_attention.linear_qkv.") != std::string::npos; }
-
-QkvShape qkv_shape(const ModelConfig& c, const ParamInfo& p) {
-  return QkvShape{c.heads, c.groups, c.head_dim, p.cols ? p.cols : 1};
-}
-
-std::vector<std::int64_t> shape_of(const ParamInfo& p) {
-  return p.cols ? std::vector<std::int64_t>{p.rows, p.cols} : std::vector<std::int64_t>{p.rows};
+std::vector<std::int64_t> global_shape(const ParamInfo& p) {
+  return p.global_cols ? std::vector<std::int64_t>{p.global_rows, p.global_cols} : std::vector<std::int64_t>{p.global_rows};
 }
 
 }  // namespace
 
-void load_parameter_buffer(const GPTModel& model, const std::filesystem::path& path, const std::string& prefix,
+void global_to_local(const ParamInfo& p, const float* global, float* local) {
+  const std::int64_t cols = p.cols ? p.cols : 1, gcols = p.global_cols ? p.global_cols : 1;
+  for (std::int64_t r = 0; r < p.rows; ++r)
+    std::memcpy(local + r * cols, global + p.global_row(r) * gcols + p.shard.col_begin,
+                static_cast<size_t>(cols) * sizeof(float));
+}
+
+void local_to_global(const ParamInfo& p, const float* local, float* global) {
+  const std::int64_t cols = p.cols ? p.cols : 1, gcols = p.global_cols ? p.global_cols : 1;
+  for (std::int64_t r = 0; r < p.rows; ++r)
+    std::memcpy(global + p.global_row(r) * gcols + p.shard.col_begin, local + r * cols,
+                static_cast<size_t>(cols) * sizeof(float));
+}
+
+void load_parameter_buffer(const PipelineStage& model, const std::filesystem::path& path, const std::string& prefix,
                            float* dst, bool allow_extra_tensors) {
   io::SafetensorsReader reader(path);
   std::set<std::string> used;
+  std::vector<float> global;
   for (const ParamInfo& p : model.layout().params()) {
     const std::string name = prefix + p.name;
     if (!reader.contains(name)) fail("{}: tensor '{}' is missing", path.string(), name);
     const auto& entry = reader.entry(name);
-    if (entry.shape != shape_of(p))
+    if (entry.shape != global_shape(p))
       fail("{}: tensor '{}' has shape {} but the model expects {}", path.string(), name, fmt::join(entry.shape, "x"),
-           fmt::join(shape_of(p), "x"));
-    std::span<float> out(dst + p.offset, static_cast<size_t>(p.numel()));
-    if (is_qkv(p.name)) {
-      std::vector<float> interleaved = reader.read_f32(name);
-      qkv_interleaved_to_split(interleaved.data(), out.data(), qkv_shape(model.config(), p));
+           fmt::join(global_shape(p), "x"));
+    if (p.is_whole()) {
+      reader.read_f32(name, std::span<float>(dst + p.offset, static_cast<size_t>(p.numel())));
     } else {
-      reader.read_f32(name, out);
+      global = reader.read_f32(name);
+      global_to_local(p, global.data(), dst + p.offset);
     }
     used.insert(name);
   }
@@ -50,23 +58,25 @@ void load_parameter_buffer(const GPTModel& model, const std::filesystem::path& p
         fail("{}: tensor '{}' is not a parameter of this model (check the model configuration)", path.string(), n);
 }
 
-void load_parameters(GPTModel& model, const std::filesystem::path& path, const std::string& prefix) {
+void load_parameters(PipelineStage& model, const std::filesystem::path& path, const std::string& prefix) {
   load_parameter_buffer(model, path, prefix, model.params(), /*allow_extra_tensors=*/!prefix.empty());
   model.parameters_changed();
 }
 
-void save_parameter_buffer(const GPTModel& model, const float* src, const std::filesystem::path& path,
+void save_parameter_buffer(const PipelineStage& model, const float* src, const std::filesystem::path& path,
                            const std::string& prefix) {
   io::SafetensorsWriter writer;
-  std::vector<std::vector<float>> converted;  // QKV in Megatron's order, kept alive until write()
+  std::vector<std::vector<float>> converted;  // global tensors, kept alive until write()
   for (const ParamInfo& p : model.layout().params()) {
     const float* data = src + p.offset;
-    if (is_qkv(p.name)) {
+    if (!p.is_whole()) {
+      if (p.numel() != p.global_numel())
+        fail("internal: parameter '{}' is split across processes; a one-file save needs the whole tensor", p.name);
       converted.emplace_back(static_cast<size_t>(p.numel()));
-      qkv_split_to_interleaved(data, converted.back().data(), qkv_shape(model.config(), p));
+      local_to_global(p, data, converted.back().data());
       data = converted.back().data();
     }
-    writer.add(prefix + p.name, io::StDType::F32, shape_of(p), data);
+    writer.add(prefix + p.name, io::StDType::F32, global_shape(p), data);
   }
   writer.write(path);
 }

@@ -71,5 +71,18 @@ TEST(CoreRng, StreamsSeedsAndResume) {
   }
 }
 
+TEST(Rng, FillNormalAtIsTheSliceOfTheSequence) {
+  // Any slice [first, first + n) of a stream equals the same slice of one long fill: tensor-parallel
+  // shards initialise exactly their part of the full tensor.
+  std::vector<float> whole(103);
+  Rng(42, 7).fill_normal(whole.data(), whole.size(), 0.0f, 0.5f);
+  for (std::uint64_t first : {0u, 1u, 3u, 4u, 37u, 98u})
+    for (std::size_t n : {1u, 2u, 5u}) {
+      std::vector<float> part(n);
+      Rng(42, 7).fill_normal_at(part.data(), first, n, 0.0f, 0.5f);
+      for (std::size_t j = 0; j < n; ++j) EXPECT_EQ(part[j], whole[first + j]) << first << "+" << j;
+    }
+}
+
 }  // namespace
 }  // namespace primus

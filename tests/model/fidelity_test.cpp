@@ -15,7 +15,6 @@
 #include "io/safetensors_reader.hpp"
 #include "kernels/grad_norm.hpp"
 #include "model/gpt_model.hpp"
-#include "model/qkv_layout.hpp"
 #include "model/weights_io.hpp"
 #include "train/optimizer.hpp"
 

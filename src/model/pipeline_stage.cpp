@@ -1,0 +1,230 @@
+#include "model/pipeline_stage.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "core/threads.hpp"
+#include "kernels/bias.hpp"
+#include "kernels/elementwise.hpp"
+#include "model/norm.hpp"
+
+namespace primus::model {
+
+RecomputePlan RecomputePlan::from_args(const config::Args& a) {
+  RecomputePlan plan;
+  if (!a.recompute_granularity || *a.recompute_granularity != "full") return plan;  // selective: see note below
+  // Layers keep only their input and re-run forward in backward. uniform: every layer (the chunk
+  // size only decides how many inputs Megatron keeps; we keep each layer's input, which is small);
+  // block: the first recompute_num_layers layers.
+  const std::string method = a.recompute_method.value_or("uniform");
+  if (method != "uniform" && method != "block")
+    fail("recompute_method '{}' is not supported; use uniform or block", method);
+  plan.layers.assign(static_cast<size_t>(a.num_layers), method == "uniform");
+  if (method == "block") {
+    const std::int64_t n = a.recompute_num_layers.value_or(a.num_layers);
+    for (std::int64_t i = 0; i < std::min(n, a.num_layers); ++i) plan.layers[static_cast<size_t>(i)] = true;
+  }
+  return plan;
+}
+// recompute_granularity=selective recomputes core attention in Megatron so that the [s×s] scores
+// need not be kept; this engine's attention never materialises them, so there is nothing to do.
+
+namespace {
+
+// FNV-1a: a parameter's random stream is named after it, so adding or moving parameters never
+// shifts another parameter's values.
+std::uint64_t stream_of(const std::string& name) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : name) h = (h ^ ch) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
+PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch, const RecomputePlan& recompute,
+                             const StageRange& range)
+    : config_(config), range_(range), batch_(micro_batch), recompute_(recompute) {
+  const ModelConfig& c = config_;
+  if (micro_batch <= 0) fail("micro_batch_size must be positive");
+  if (!recompute_.layers.empty() && static_cast<std::int64_t>(recompute_.layers.size()) != c.num_layers)
+    fail("internal: recompute plan for {} layers, model has {}", recompute_.layers.size(), c.num_layers);
+  if (range_.first_layer < 0 || range_.num_layers < 0 || range_.first_layer + range_.num_layers > c.num_layers)
+    fail("internal: stage layers [{}, {}) outside the model's {}", range_.first_layer,
+         range_.first_layer + range_.num_layers, c.num_layers);
+  const std::int64_t T = tokens_per_micro_batch(), h = c.hidden, nl = range_.num_layers;
+
+  // Build the blocks: they declare their parameters and plan their buffers.
+  BufferPlan post_scratch;
+  BuildContext ctx{c, layout_, rope_tables_, linear_needs_, batch_, c.seq_length};
+  if (range_.pre_process) embedding_ = std::make_unique<Embedding>(ctx);
+  for (std::int64_t i = 0; i < nl; ++i) {
+    const std::int64_t l = range_.first_layer + i;
+    const auto first = static_cast<ParamId>(layout_.params().size());
+    layers_.push_back(std::make_unique<TransformerLayer>(ctx, fmt::format("decoder.layers.{}.", l), c.layer_spec(l)));
+    layer_params_.emplace_back(first, static_cast<ParamId>(layout_.params().size()));
+  }
+  if (range_.post_process) {
+    const bool ln = c.norm == Norm::LayerNorm;
+    final_norm_w_ = layout_.add({.name = "decoder.final_layernorm.weight", .global_rows = h, .decay = false,
+                                 .init_value = 1.0f});
+    if (ln) final_norm_b_ = layout_.add({.name = "decoder.final_layernorm.bias", .global_rows = h, .decay = false});
+    // Tied output weights need the embedding on the same stage (pipeline parallelism will keep a copy).
+    if (c.tied_embeddings && !embedding_) fail("internal: tied output layer without the embedding on this stage");
+    output_ = std::make_unique<OutputLayer>(ctx, c.tied_embeddings ? embedding_->weight() : kNoParam, post_scratch);
+  }
+  layout_.finalize();
+
+  // Plan the arena.
+  const auto P = static_cast<size_t>(layout_.total());
+  params_ = arena_.reserve<float>(P);
+  grads_ = arena_.reserve<float>(P);
+  if (c.bf16) params_bf16_ = arena_.reserve<bf16>(P);
+  const auto cast = static_cast<size_t>(c.bf16 ? linear_needs_.elements : 0);
+  cast_a_ = arena_.reserve<bf16>(cast);
+  cast_b_ = arena_.reserve<bf16>(cast);
+  bias_ws_ = arena_.reserve<float>(kernels::bias_backward_workspace(std::max(linear_needs_.width, h)));
+  norm_ws_ = arena_.reserve<float>(static_cast<size_t>(norm_workspace(h)));
+  residual_ = arena_.reserve<float>(static_cast<size_t>((nl + 1) * T * h));
+  final_out_ = arena_.reserve<float>(static_cast<size_t>(range_.post_process ? T * h : 0));
+  final_mean_ = arena_.reserve<float>(static_cast<size_t>(range_.post_process ? T : 0));
+  final_rstd_ = arena_.reserve<float>(static_cast<size_t>(range_.post_process ? T : 0));
+  dres_ = arena_.reserve<float>(static_cast<size_t>(T * h));
+  tmp_ = arena_.reserve<float>(static_cast<size_t>(T * h));
+  y_scratch_ = arena_.reserve<float>(static_cast<size_t>(T * h));
+  std::int64_t scratch = post_scratch.total(), largest_set = 0;
+  for (const auto& layer : layers_) {
+    scratch = std::max(scratch, layer->scratch_floats());
+    largest_set = std::max(largest_set, layer->saved_floats());
+  }
+  scratch_ = arena_.reserve<float>(static_cast<size_t>(scratch));
+  for (std::int64_t i = 0; i < nl; ++i) {
+    const bool recomputed =
+        !recompute_.layers.empty() && recompute_.layers[static_cast<size_t>(range_.first_layer + i)];
+    saved_.push_back(arena_.reserve<float>(static_cast<size_t>(recomputed ? 0 : layers_[static_cast<size_t>(i)]->saved_floats())));
+  }
+  shared_set_ = arena_.reserve<float>(static_cast<size_t>(largest_set));
+
+  arena_.allocate();  // one allocation, zeroed and pre-faulted
+  linear_ = LinearScratch{arena_.get(cast_a_), arena_.get(cast_b_), arena_.get(bias_ws_)};
+}
+
+PipelineStage::~PipelineStage() = default;
+
+std::int64_t PipelineStage::parameter_count() const {
+  std::int64_t n = 0;
+  for (const auto& p : layout_.params()) n += p.numel();
+  return n;
+}
+
+void PipelineStage::initialize(std::uint64_t seed) {
+  float* w = params();
+  for (const ParamInfo& p : layout_.params()) {
+    float* dst = w + p.offset;
+    if (p.init_std <= 0.0f) {
+      kernels::fill(dst, p.init_value, p.numel());
+      continue;
+    }
+    // Each local row takes its elements of the global tensor (row-major) from the parameter's stream.
+    const Rng rng(seed, stream_of(p.name));
+    const std::int64_t cols = p.cols ? p.cols : 1, gcols = p.global_cols ? p.global_cols : 1;
+    if (p.is_whole()) {
+      rng.fill_normal_at(dst, 0, static_cast<size_t>(p.numel()), 0.0f, p.init_std);
+      continue;
+    }
+    for (std::int64_t r = 0; r < p.rows; ++r)
+      rng.fill_normal_at(dst + r * cols, static_cast<std::uint64_t>(p.global_row(r) * gcols + p.shard.col_begin),
+                         static_cast<size_t>(cols), 0.0f, p.init_std);
+  }
+  parameters_changed();
+}
+
+void PipelineStage::parameters_changed() {
+  if (config_.bf16) convert_f32_to_bf16(params(), params_bf16(), static_cast<size_t>(num_params()));
+}
+
+void PipelineStage::zero_grads() { parallel_zero(grads(), static_cast<size_t>(num_params()) * sizeof(float)); }
+
+StageWeights PipelineStage::weights() { return StageWeights{&layout_, params(), params_bf16(), grads()}; }
+
+void PipelineStage::grads_ready(ParamId first, ParamId last) {
+  if (!grad_ready_hook_ || first >= last) return;
+  // A layer's parameters are contiguous within each region (dense; experts).
+  for (ParamGroup g : {ParamGroup::Dense, ParamGroup::Expert}) {
+    std::int64_t begin = -1, end = -1;
+    for (ParamId id = first; id < last; ++id) {
+      const ParamInfo& p = layout_[id];
+      if (p.group != g) continue;
+      if (begin < 0) begin = p.offset;
+      end = p.offset + p.numel();
+    }
+    if (begin >= 0) grad_ready_hook_(begin, end);
+  }
+}
+
+void PipelineStage::forward_layers(const MicroBatch& batch, bool keep_activations, const MicroBatchState& state) {
+  const ModelConfig& c = config_;
+  const std::int64_t T = tokens_per_micro_batch(), h = c.hidden;
+  const StageWeights w = weights();
+  float* x = arena_.get(residual_);
+  embedding_->forward(w, batch.tokens, x, T);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    float* set = (keep_activations && saved_[i].count) ? arena_.get(saved_[i]) : arena_.get(shared_set_);
+    const BlockCall bc{w, batch_, c.seq_length, set, arena_.get(scratch_), linear_, state};
+    layers_[i]->forward(bc, x + static_cast<std::int64_t>(i) * T * h, x + static_cast<std::int64_t>(i + 1) * T * h,
+                        arena_.get(tmp_));
+  }
+  const auto nl = static_cast<std::int64_t>(layers_.size());
+  norm_forward(c.norm, c.norm_eps, NormParams{w.p(final_norm_w_), w.p(final_norm_b_), nullptr, nullptr},
+               x + nl * T * h, arena_.get(final_out_), arena_.get(final_mean_), arena_.get(final_rstd_), T, h);
+}
+
+double PipelineStage::forward_loss(const MicroBatch& batch, float* logits) {
+  MicroBatchState state;
+  state.training = false;
+  forward_layers(batch, /*keep_activations=*/false, state);
+  const StageWeights w = weights();
+  const BlockCall bc{w, batch_, config_.seq_length, nullptr, arena_.get(scratch_), linear_, state};
+  return output_->forward(bc, arena_.get(final_out_), batch.labels, batch.loss_mask, 0.0f, nullptr, logits);
+}
+
+double PipelineStage::forward_backward(const MicroBatch& batch, float loss_weight, const MicroBatchState& state) {
+  const ModelConfig& c = config_;
+  const std::int64_t T = tokens_per_micro_batch(), h = c.hidden;
+  forward_layers(batch, /*keep_activations=*/true, state);
+  const StageWeights w = weights();
+  float* dres = arena_.get(dres_);
+  const BlockCall post{w, batch_, c.seq_length, nullptr, arena_.get(scratch_), linear_, state};
+  const double loss_sum =
+      output_->forward(post, arena_.get(final_out_), batch.labels, batch.loss_mask, loss_weight, dres, nullptr);
+  if (!c.tied_embeddings) grads_ready(output_->weight(), output_->weight() + 1);
+
+  float* x = arena_.get(residual_);
+  const auto nl = static_cast<std::int64_t>(layers_.size());
+  norm_backward(c.norm, NormParams{w.p(final_norm_w_), w.p(final_norm_b_), w.g(final_norm_w_), w.g(final_norm_b_)},
+                dres, x + nl * T * h, arena_.get(final_mean_), arena_.get(final_rstd_), dres, T, h,
+                arena_.get(norm_ws_));
+  grads_ready(final_norm_w_, (final_norm_b_ == kNoParam ? final_norm_w_ : final_norm_b_) + 1);
+  for (std::int64_t i = nl - 1; i >= 0; --i) {
+    const float* x_in = x + i * T * h;
+    const auto li = static_cast<size_t>(i);
+    float* set = arena_.get(saved_[li]);
+    if (!saved_[li].count) {
+      // Recomputed layer: re-run its forward from the kept input.
+      set = arena_.get(shared_set_);
+      const BlockCall bc{w, batch_, c.seq_length, set, arena_.get(scratch_), linear_, state};
+      layers_[li]->forward(bc, x_in, arena_.get(y_scratch_), arena_.get(tmp_));
+    }
+    const BlockCall bc{w, batch_, c.seq_length, set, arena_.get(scratch_), linear_, state};
+    layers_[li]->backward(bc, x_in, dres, arena_.get(tmp_));
+    grads_ready(layer_params_[li].first, layer_params_[li].second);
+  }
+  embedding_->backward(w, batch.tokens, dres, T);
+  grads_ready(embedding_->weight(), embedding_->weight() + 1);
+  return loss_sum;
+}
+
+}  // namespace primus::model

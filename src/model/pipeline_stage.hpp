@@ -1,0 +1,128 @@
+// A range of the model's layers on one process (Megatron's pipeline stage): the embedding on the
+// first stage, transformer layers [first_layer, first_layer + num_layers), and the final norm,
+// output layer and loss on the last. The one-process model is the stage holding everything
+// (GPTModel); there is one code path.
+//
+// Memory is planned once (llm.c style): one arena holds parameters, gradients, the bf16 weight
+// copy, every saved activation and all scratch, sized for the configured micro-batch; a training
+// step allocates nothing. Each layer's saved activations are one contiguous set; a recomputed
+// layer keeps only its input and re-runs its forward into a set shared by all such layers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "config/args.hpp"
+#include "core/aligned.hpp"
+#include "core/dtype.hpp"
+#include "model/block.hpp"
+#include "model/embedding.hpp"
+#include "model/model_config.hpp"
+#include "model/output_layer.hpp"
+#include "model/parameter_layout.hpp"
+#include "model/rope_table_cache.hpp"
+#include "model/transformer_layer.hpp"
+
+namespace primus::model {
+
+// One micro-batch, [batch, seq] each, row-major (b, s).
+struct MicroBatch {
+  const std::int32_t* tokens = nullptr;
+  const std::int32_t* labels = nullptr;
+  const float* loss_mask = nullptr;
+};
+
+// Which layers re-run their forward during backward instead of keeping activations
+// (Megatron's recompute_granularity=full with recompute_method uniform|block).
+struct RecomputePlan {
+  std::vector<bool> layers;  // empty: keep everything
+  static RecomputePlan from_args(const config::Args& args);
+};
+
+struct StageRange {
+  std::int64_t first_layer = 0, num_layers = 0;
+  bool pre_process = true;   // holds the embedding
+  bool post_process = true;  // holds the final norm, output layer and loss
+  static StageRange whole(const ModelConfig& c) { return StageRange{0, c.num_layers, true, true}; }
+};
+
+class PipelineStage {
+ public:
+  PipelineStage(const ModelConfig& config, std::int64_t micro_batch, const RecomputePlan& recompute,
+                const StageRange& range);
+  ~PipelineStage();
+  PipelineStage(const PipelineStage&) = delete;
+  PipelineStage& operator=(const PipelineStage&) = delete;
+
+  const ModelConfig& config() const { return config_; }
+  const ParameterLayout& layout() const { return layout_; }
+  const StageRange& range() const { return range_; }
+  std::int64_t micro_batch() const { return batch_; }
+  std::int64_t tokens_per_micro_batch() const { return batch_ * config_.seq_length; }
+
+  float* params() { return arena_.get(params_); }
+  const float* params() const { return const_cast<Arena&>(arena_).get(params_); }
+  float* grads() { return arena_.get(grads_); }
+  std::int64_t num_params() const { return layout_.total(); }  // floats, incl. alignment padding
+  std::int64_t parameter_count() const;                       // real parameters held here
+  // The bf16 compute copy (mixed precision), or nullptr in fp32.
+  bf16* params_bf16() { return config_.bf16 ? arena_.get(params_bf16_) : nullptr; }
+  std::size_t arena_bytes() const { return arena_.bytes(); }
+
+  // Megatron's initialisation, seeded: every element of a parameter's global tensor has a value
+  // that depends only on (seed, parameter name, element), so any thread count and any split of
+  // the model across processes initialise the same model.
+  void initialize(std::uint64_t seed);
+  // Call after parameters change outside the optimizer (init, load): refreshes the bf16 copy.
+  void parameters_changed();
+  void zero_grads();
+
+  // Called during backward with [begin, end) ranges of the flat gradient buffer that are final
+  // for this micro-batch (a layer's parameters, the output layer, the embedding), in backward
+  // order; data parallelism starts reducing a bucket as soon as all of it is final.
+  void set_grad_ready_hook(std::function<void(std::int64_t begin, std::int64_t end)> hook) {
+    grad_ready_hook_ = std::move(hook);
+  }
+
+  // Forward and backward of one micro-batch. Gradients of  loss_weight · Σ_t loss_t·mask_t  (plus
+  // the auxiliary losses, scaled by state.aux_loss_scale) are ACCUMULATED into grads().
+  // Returns Σ_t loss_t·mask_t.
+  double forward_backward(const MicroBatch& batch, float loss_weight, const MicroBatchState& state = {});
+  // Forward only: Σ_t loss_t·mask_t. logits (optional) receives [tokens, padded_vocab].
+  double forward_loss(const MicroBatch& batch, float* logits = nullptr);
+
+ private:
+  void forward_layers(const MicroBatch& batch, bool keep_activations, const MicroBatchState& state);
+  BlockCall call(float* saved, const MicroBatchState& state);
+  void grads_ready(ParamId first, ParamId last);
+  StageWeights weights();
+
+  ModelConfig config_;
+  StageRange range_;
+  std::int64_t batch_;
+  RecomputePlan recompute_;
+  ParameterLayout layout_;
+  RopeTableCache rope_tables_;
+  LinearNeeds linear_needs_;
+  std::unique_ptr<Embedding> embedding_;
+  std::vector<std::unique_ptr<TransformerLayer>> layers_;
+  std::vector<std::pair<ParamId, ParamId>> layer_params_;  // [first, last) ids per layer
+  std::unique_ptr<OutputLayer> output_;
+  ParamId final_norm_w_ = kNoParam, final_norm_b_ = kNoParam;
+  std::function<void(std::int64_t, std::int64_t)> grad_ready_hook_;
+
+  Arena arena_;
+  Arena::Slot<float> params_, grads_;
+  Arena::Slot<bf16> params_bf16_, cast_a_, cast_b_;
+  Arena::Slot<float> bias_ws_, norm_ws_;
+  Arena::Slot<float> residual_;        // [num_layers + 1, T, h] layer inputs/outputs
+  Arena::Slot<float> final_out_, final_mean_, final_rstd_, dres_, tmp_, y_scratch_;
+  Arena::Slot<float> scratch_;         // shared by all blocks
+  std::vector<Arena::Slot<float>> saved_;  // per layer (count 0: recomputed)
+  Arena::Slot<float> shared_set_;          // recompute and evaluation
+  LinearScratch linear_{};
+};
+
+}  // namespace primus::model
