@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/number_options.hpp"
 #include "cli/overrides_option.hpp"
 #include "config/config_printer.hpp"
 #include "config/resolved_config.hpp"
@@ -30,10 +31,13 @@ void register_config_command(CLI::App& app) {
       "then the experiment's overrides, then command-line overrides (--key value, --key=value, --flag, Megatron "
       "spellings such as --tensor-model-parallel-size 2, or a flag list after --megatron-args)");
   show->add_option("--config", opts->config, "Experiment YAML file")->required();
-  show->add_option("--format", opts->format, "Output format")->check(CLI::IsMember({"yaml", "json"}));
+  show->add_option("--format", opts->format, "Output format: yaml or json")
+      ->check(CLI::Validator(
+          [](std::string& v) { return v == "yaml" || v == "json" ? std::string() : "must be yaml or json, got '" + v + "'"; },
+          "yaml|json"));
   show->add_flag("--explain", opts->explain, "Show where each value came from");
-  show->add_option("--world-size", opts->world_size, "Number of processes to validate the parallel layout for")
-      ->check(CLI::PositiveNumber);
+  add_positive_integer_option(show, "--world-size", opts->world_size,
+                              "Number of processes to validate the parallel layout for", kMaxWorldSize);
   allow_overrides(*show);
   show->callback([opts, show] {
     config::ResolveOptions ro;

@@ -3,6 +3,7 @@
 // one-line summary otherwise.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <thread>
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/number_options.hpp"
 #include "data/preprocess.hpp"
 #include "data/tokenizer/tokenizer_factory.hpp"
 
@@ -34,7 +36,7 @@ void register_data_command(CLI::App& app) {
   auto* data_cmd = app.add_subcommand("data", "Prepare training data");
   data_cmd->require_subcommand(1);
   auto args = std::make_shared<PreprocessArgs>();
-  args->options.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  args->options.workers = static_cast<int>(std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, data::kMaxWorkers));
   auto* pre = data_cmd->add_subcommand(
       "preprocess",
       "Tokenize a JSONL corpus (one JSON object per line, .gz accepted) into Megatron's indexed dataset "
@@ -48,11 +50,13 @@ void register_data_command(CLI::App& app) {
       ->required();
   pre->add_option("--tokenizer-model", args->tokenizer_model,
                   "tokenizer.json, a folder with one, or a Hugging Face id in $HF_HOME/hub");
-  pre->add_option("--vocab-size", args->vocab_size, "Vocabulary size (NullTokenizer only)");
+  add_positive_integer_option(pre, "--vocab-size", args->vocab_size, "Vocabulary size (NullTokenizer only)",
+                              std::int64_t{1} << 31);
   pre->add_option("--json-keys", args->options.json_keys, "JSON keys to tokenize (default: text)");
   pre->add_flag("--append-eod", args->options.append_eod, "Append the end-of-document token to each document");
-  pre->add_option("--workers", args->options.workers, "Tokenizer threads (default: all cores)")
-      ->check(CLI::PositiveNumber);
+  add_positive_integer_option(pre, "--workers", args->options.workers,
+                              fmt::format("Tokenizer threads (default: all cores; at most {})", data::kMaxWorkers),
+                              data::kMaxWorkers);
   pre->add_flag("--skip-bad-lines", args->options.skip_bad_lines,
                 "Skip (and count) malformed JSON lines instead of stopping at the first");
   pre->callback([args] {

@@ -8,8 +8,11 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "cli/number_options.hpp"
 #include "cli/overrides_option.hpp"
 #include "core/error.hpp"
+#include "core/message_text.hpp"
+#include "core/signal_guard.hpp"
 #include "migrate/launch_capture.hpp"
 #include "migrate/migration.hpp"
 #include "migrate/migration_summary.hpp"
@@ -19,6 +22,9 @@ namespace fs = std::filesystem;
 namespace primus::cli {
 
 namespace {
+
+constexpr std::int64_t kMaxGpus = 1 << 16;
+constexpr double kMaxTimeoutSeconds = 7 * 24 * 3600;
 
 struct MigrateOptions {
   std::string script;
@@ -55,6 +61,13 @@ std::string source_text(const std::string& script, const std::vector<std::string
   return out;
 }
 
+// Before any work: an --output that names a file fails now, not after the script ran.
+void check_output_folder(const std::string& output) {
+  std::error_code ec;
+  if (fs::exists(output, ec) && !fs::is_directory(output, ec))
+    fail("{}: --output names a file; give a folder (created when missing)", printable(output, 1000));
+}
+
 // A flag list pasted as one quoted string is split at whitespace.
 std::vector<std::string> split_pasted(const std::vector<std::string>& tokens) {
   std::vector<std::string> out;
@@ -88,16 +101,16 @@ void register_migrate_command(CLI::App& app) {
   lm->add_option("script", o->script, "The launch script (bash)")->required();
   lm->add_option("args", o->script_args, "KEY=VALUE settings (and other arguments) for the script");
   add_common_options(lm, *o);
-  lm->add_option("--gpus", o->gpus, "GPUs per node the sandbox's probes report")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  lm->add_option("--timeout", o->timeout_s, "Seconds the script may run before it is stopped")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  lm->add_option("--launch", o->launch_index, "Which training launch to take when the script makes several (1 = first)")
-      ->check(CLI::PositiveNumber);
+  add_positive_integer_option(lm, "--gpus", o->gpus, "GPUs per node the sandbox's probes report (default: 8)", kMaxGpus);
+  add_positive_seconds_option(lm, "--timeout", o->timeout_s,
+                              "Seconds the script may run before it is stopped (default: 60)", kMaxTimeoutSeconds);
+  add_positive_integer_option(lm, "--launch", o->launch_index,
+                              "Which training launch to take when the script makes several (1 = first)", 1 << 20);
   lm->add_flag("--keep-sandbox", o->keep_scratch, "Keep the sandbox folder (script output, captured calls) and print it");
   lm->callback([o] {
+    check_output_folder(o->output);
+    // Ctrl-C or a kill from here on stops the script and removes the sandbox before primus exits.
+    SignalGuard signals;
     migrate::CaptureOptions capture;
     capture.script = o->script;
     capture.script_args = o->script_args;
@@ -120,6 +133,7 @@ void register_migrate_command(CLI::App& app) {
     request.default_stem = fs::path(o->script).stem().string();
     request.source = source_text(o->script, o->script_args);
     request.keep_unknown = o->keep_unknown;
+    SignalGuard::throw_if_pending("migration");
     finish(request, migrate::migrate(request));
   });
 
@@ -129,11 +143,11 @@ void register_migrate_command(CLI::App& app) {
       "whole launcher line `-- torchrun --nproc_per_node 8 pretrain_gpt.py --num-layers 32 ...`");
   args->add_option("flags", o->flags, "The flags (after --), or a launcher line");
   add_common_options(args, *o);
-  args->add_option("--world-size", o->world_size,
-                   "Number of processes of the run (default: from the launcher line, else 1)")
-      ->check(CLI::PositiveNumber);
-  args->add_option("--gpus", o->gpus, "GPUs per node, for --nproc_per_node gpu/auto")->check(CLI::PositiveNumber);
+  add_positive_integer_option(args, "--world-size", o->world_size,
+                              "Number of processes of the run (default: from the launcher line, else 1)", kMaxWorldSize);
+  add_positive_integer_option(args, "--gpus", o->gpus, "GPUs per node, for --nproc_per_node gpu/auto", kMaxGpus);
   args->callback([o] {
+    check_output_folder(o->output);
     std::vector<std::string> tokens = o->flags;
     const auto& after = megatron_args();  // `--megatron-args FLAGS...` works too
     tokens.insert(tokens.end(), after.begin(), after.end());

@@ -32,8 +32,10 @@ std::string normalise(std::string s) {
 
 std::vector<std::string> closest_names(const std::string& word, const std::vector<std::string>& candidates,
                                        size_t limit) {
-  std::string w = normalise(word);
   std::vector<std::pair<size_t, std::string>> scored;
+  // Names are short; a long word is no typo of one (and would cost |word|·|name| per candidate).
+  if (word.size() > 128) return {};
+  std::string w = normalise(word);
   size_t budget = std::max<size_t>(2, w.size() / 3);
   for (const auto& c : candidates) {
     size_t d = edit_distance(w, normalise(c));

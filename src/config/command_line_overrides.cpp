@@ -3,6 +3,7 @@
 #include "config/closest_names.hpp"
 #include "config/schema.hpp"
 #include "core/error.hpp"
+#include "core/message_text.hpp"
 
 namespace primus::config {
 
@@ -21,7 +22,7 @@ Layer parse_command_line_overrides(const std::vector<std::string>& tokens) {
   for (size_t i = 0; i < tokens.size(); ++i) {
     const std::string& token = tokens[i];
     if (!is_flag(token))
-      fail("command line: unexpected '{}'; overrides are written --key value or --key=value", token);
+      fail("command line: unexpected '{}'; overrides are written --key value or --key=value", printable(token));
     std::string flag = token, inline_value;
     bool has_inline = false;
     if (auto eq = token.find('='); eq != std::string::npos) {
@@ -31,7 +32,7 @@ Layer parse_command_line_overrides(const std::vector<std::string>& tokens) {
     }
     FlagMatch m = schema.find_flag(flag);
     if (!m.spec) {
-      fail("command line: unknown argument '{}'{}", flag, did_you_mean(flag, schema.keys()));
+      fail("command line: unknown argument '{}'{}", printable(flag), did_you_mean(flag, schema.keys()));
     }
     const ArgumentSpec& spec = *m.spec;
     Origin origin{Origin::Kind::kCommandLine, "", 0, "", token};

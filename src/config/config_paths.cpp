@@ -49,11 +49,22 @@ std::vector<fs::path> search_dirs(const fs::path& referrer_dir, const fs::path& 
   return dirs;
 }
 
+namespace {
+
+// Present in any form: a folder, a device or a symbolic-link loop of that name is found too, so
+// that reading it says what it is rather than "not found".
+bool present(const fs::path& p) {
+  std::error_code ec;
+  return fs::symlink_status(p, ec).type() != fs::file_type::not_found && !ec;
+}
+
+}  // namespace
+
 std::optional<fs::path> find_config_file(const std::string& name, const std::vector<fs::path>& dirs) {
   fs::path p(name);
-  if (p.is_absolute()) return fs::is_regular_file(p) ? std::optional<fs::path>(p) : std::nullopt;
+  if (p.is_absolute()) return present(p) ? std::optional<fs::path>(p) : std::nullopt;
   for (const auto& d : dirs)
-    if (fs::is_regular_file(d / p)) return (d / p).lexically_normal();
+    if (present(d / p)) return (d / p).lexically_normal();
   return std::nullopt;
 }
 

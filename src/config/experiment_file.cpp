@@ -3,6 +3,7 @@
 #include "config/config_paths.hpp"
 #include "config/yaml_reader.hpp"
 #include "core/error.hpp"
+#include "core/message_text.hpp"
 
 namespace fs = std::filesystem;
 
@@ -19,8 +20,16 @@ void add_override(ExperimentFile& f, const std::string& key, const YamlEntry& e)
   f.overrides.set(key, Setting{e.value, Origin{Origin::Kind::kExperiment, display_path(f.path), e.line, e.env_var, {}}});
 }
 
+// "overrides:" holds key: value lines; a list or a single value under it would otherwise be read as
+// an empty section and every setting in it lost.
+void check_overrides_section(const ExperimentFile& f, const YamlEntry& e) {
+  if (e.value.is_null()) return;  // "overrides:" or "overrides: {}" with nothing under it
+  fail("{}: {} must be a mapping of key: value lines (one per setting, indented under it); got {} {}", at(f, e.line),
+       e.key, e.value.is_list() ? "a list" : "a single value", e.value.for_message());
+}
+
 std::string text_of(const ExperimentFile& f, const YamlEntry& e) {
-  if (!e.value.is_string()) fail("{}: {} must be a file name, got {}", at(f, e.line), e.key, e.value.to_yaml());
+  if (!e.value.is_string()) fail("{}: {} must be a file name, got {}", at(f, e.line), e.key, e.value.for_message());
   return e.value.as_string();
 }
 
@@ -30,6 +39,10 @@ ExperimentFile read_experiment_file(const fs::path& path) {
   YamlFile yaml = read_yaml_file(path);
   ExperimentFile f;
   f.path = path;
+  if (yaml.entries.empty())
+    fail("{}: the experiment file is empty; it needs a model preset (model: tiny_llama.yaml) and its overrides, "
+         "or the settings themselves",
+         display_path(path));
   bool full = false, short_form = false;
   for (const auto& e : yaml.entries) {
     full |= e.key.starts_with("modules.") || e.key == "modules";
@@ -49,7 +62,7 @@ ExperimentFile read_experiment_file(const fs::path& path) {
       if (field == "framework") {
         if (!e.value.is_string() || e.value.as_string() != "megatron")
           fail("{}: framework '{}' is not supported; this engine implements 'megatron'", at(f, e.line),
-               e.value.to_display());
+               printable(e.value.to_display()));
       } else if (field == "config") {
         f.module_config = text_of(f, e);
         f.module_config_at = at(f, e.line);
@@ -57,7 +70,7 @@ ExperimentFile read_experiment_file(const fs::path& path) {
         f.model = text_of(f, e);
         f.model_at = at(f, e.line);
       } else if (field == "overrides") {
-        // "overrides:" with nothing under it
+        check_overrides_section(f, e);
       } else if (field.starts_with("overrides.")) {
         add_override(f, field.substr(10), e);
       } else {
@@ -73,6 +86,7 @@ ExperimentFile read_experiment_file(const fs::path& path) {
       f.module_config = text_of(f, e);
       f.module_config_at = at(f, e.line);
     } else if (short_form && k == "overrides") {
+      check_overrides_section(f, e);
     } else if (short_form && k.starts_with("overrides.")) {
       add_override(f, k.substr(10), e);
     } else {

@@ -102,7 +102,7 @@ LayerFreq parse_layer_freq(const Value& value, const std::string& what) {
   if (value.is_int()) { out.every = value.as_int(); return out; }
   if (value.is_list()) {
     for (const auto& v : value.as_list()) {
-      if (!v.is_int()) fail("{}: layer pattern entries must be integers, got {}", what, v.to_yaml());
+      if (!v.is_int()) fail("{}: layer pattern entries must be integers, got {}", what, v.for_message());
       out.pattern.push_back(v.as_int());
     }
     return out;
@@ -115,7 +115,7 @@ LayerFreq parse_layer_freq(const Value& value, const std::string& what) {
     out.pattern = p.expression();
     return out;
   }
-  fail("{}: expected an integer or a layer pattern, got {}", what, value.to_yaml());
+  fail("{}: expected an integer or a layer pattern, got {}", what, value.for_message());
 }
 
 }  // namespace primus::config

@@ -29,7 +29,9 @@ fs::path locate(const PresetRequest& r) {
 
 Layer load(const PresetRequest& request, std::vector<fs::path>& stack, fs::path* resolved) {
   fs::path path = locate(request);
-  fs::path canonical = fs::weakly_canonical(path);
+  std::error_code ec;
+  fs::path canonical = fs::weakly_canonical(path, ec);
+  if (ec) canonical = fs::absolute(path, ec).lexically_normal();  // unreadable: read_yaml_file says why
   if (auto it = std::find(stack.begin(), stack.end(), canonical); it != stack.end()) {
     std::string chain;
     for (; it != stack.end(); ++it) chain += it->filename().string() + " -> ";
@@ -47,7 +49,7 @@ Layer load(const PresetRequest& request, std::vector<fs::path>& stack, fs::path*
     if (e.value.is_list()) parents = e.value.as_list();
     else if (!e.value.is_null()) parents.push_back(e.value);
     for (const auto& p : parents) {
-      if (!p.is_string()) fail("{}: {} lists file names; got {}", at, e.key, p.to_yaml());
+      if (!p.is_string()) fail("{}: {} lists file names; got {}", at, e.key, p.for_message());
       PresetRequest parent{p.as_string(), path.parent_path(), request.builtin_dir, at, request.kind};
       merged.merge_from(load(parent, stack, nullptr));
     }

@@ -9,6 +9,7 @@
 #include "config/schema.hpp"
 #include "config/validation.hpp"
 #include "core/error.hpp"
+#include "core/input_file.hpp"
 
 namespace fs = std::filesystem;
 
@@ -44,8 +45,7 @@ std::optional<int64_t> world_size_from_environment() {
 }  // namespace
 
 ResolvedConfig resolve(const ResolveOptions& options) {
-  if (!fs::is_regular_file(options.config))
-    fail("{}: experiment file not found", options.config.string());
+  check_input_file(options.config, "experiment file");
   ExperimentFile exp = read_experiment_file(options.config);
   ResolvedConfig out;
   out.experiment = options.config;

@@ -6,6 +6,7 @@
 #include "config/closest_names.hpp"
 #include "config/layer_freq.hpp"
 #include "core/error.hpp"
+#include "core/message_text.hpp"
 
 namespace primus::config {
 
@@ -132,14 +133,14 @@ FlagMatch Schema::find_flag(const std::string& flag) const {
 }
 
 std::string Schema::unknown_key_message(const std::string& key) const {
-  return "unknown key '" + key + "'" + did_you_mean(key, keys_);
+  return "unknown key '" + printable(key) + "'" + did_you_mean(key, keys_);
 }
 
 namespace {
 
 Value coerce_scalar(ArgType type, const ArgumentSpec& spec, const Value& v, const Origin& where) {
   auto bad = [&]() -> Value {
-    fail("{}: {} expects {}, got {}", where.describe(), spec.key, type_description(type), v.to_yaml());
+    fail("{}: {} expects {}, got {}", where.describe(), spec.key, type_description(type), v.for_message());
   };
   // Strings from ${VAR} substitution or quotes read like unquoted YAML for typed keys.
   Value x = v.is_string() && type != ArgType::kStr ? parse_plain_scalar(v.as_string()) : v;
@@ -178,7 +179,8 @@ void check_choice(const ArgumentSpec& spec, const Value& v, const Origin& where)
   if (std::find(spec.choices.begin(), spec.choices.end(), text) != spec.choices.end()) return;
   std::string all;
   for (const auto& c : spec.choices) all += (all.empty() ? "" : ", ") + c;
-  fail("{}: {} must be one of {}; got '{}'{}", where.describe(), spec.key, all, text, did_you_mean(text, spec.choices));
+  fail("{}: {} must be one of {}; got '{}'{}", where.describe(), spec.key, all, printable(text),
+       did_you_mean(text, spec.choices));
 }
 
 }  // namespace
@@ -218,7 +220,7 @@ Value Schema::coerce(const ArgumentSpec& spec, const Value& value, const Origin&
     return Value{out};
   }
   if (value.is_list())
-    fail("{}: {} expects {}, got a list {}", where.describe(), spec.key, type_description(spec.type), value.to_yaml());
+    fail("{}: {} expects {}, got a list {}", where.describe(), spec.key, type_description(spec.type), value.for_message());
   Value out = coerce_scalar(spec.type, spec, value, where);
   check_choice(spec, out, where);
   return out;

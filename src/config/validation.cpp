@@ -27,15 +27,19 @@ class Values {
 
   // "llama3_8B.yaml:7: num_attention_heads = 30"
   std::string where(const std::string& key) const {
-    return fmt::format("{}: {} = {}", c_.values.at(key).origin.describe(), key, get(key).to_yaml());
+    return fmt::format("{}: {} = {}", c_.values.at(key).origin.describe(), key, get(key).for_message());
   }
   void derive(const std::string& key, Value v, const std::string& rule) {
     c_.values[key] = Setting{std::move(v), Origin{Origin::Kind::kDerived, "", 0, "", rule}};
   }
   void require(const std::string& key) const {
-    if (is_null(key))
-      fail("{}: {} is not set; give it in the model preset, the experiment's overrides or as --{} N",
-           c_.values.at(key).origin.describe(), key, key);
+    if (!is_null(key)) return;
+    const Origin& o = c_.values.at(key).origin;
+    // Unset by default: no file is to blame; set to null somewhere: that place is.
+    if (o.kind == Origin::Kind::kDefault)
+      fail("{} is not set; give it in the model preset, the experiment's overrides or as --{} N", key, key);
+    fail("{}: {} is set to null; give it a value in the model preset, the experiment's overrides or as --{} N",
+         o.describe(), key, key);
   }
 
  private:
@@ -198,7 +202,7 @@ void check_training(Values& v) {
          v.where("lr_warmup_iters"));
   v.require("lr");
   if (v.number("min_lr") > v.number("lr"))
-    fail("{}: min_lr must not exceed lr = {}", v.where("min_lr"), v.get("lr").to_yaml());
+    fail("{}: min_lr must not exceed lr = {}", v.where("min_lr"), v.get("lr").for_message());
   if (v.flag("overlap_param_gather") && !(v.flag("use_distributed_optimizer") && v.flag("overlap_grad_reduce")))
     fail("{}: overlap_param_gather needs use_distributed_optimizer and overlap_grad_reduce", v.where("overlap_param_gather"));
   std::string pos = v.text("position_embedding_type");

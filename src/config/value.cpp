@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/message_text.hpp"
 
 namespace primus::config {
 
@@ -89,6 +90,8 @@ std::string Value::to_json() const {
 }
 
 std::string Value::to_display() const { return is_string() ? as_string() : to_yaml(); }
+
+std::string Value::for_message() const { return printable(to_yaml()); }
 
 namespace {
 

@@ -42,8 +42,10 @@ struct Value {
   std::string to_yaml() const;
   // JSON form.
   std::string to_json() const;
-  // Short human form for messages (text unquoted).
+  // Short human form (text unquoted).
   std::string to_display() const;
+  // to_yaml() made fit for an error message: one line, escaped, long values cut (core/message_text).
+  std::string for_message() const;
 };
 
 // Primus' reading of an unquoted scalar: null/~, YAML 1.1 booleans (true/false/yes/no/on/off),

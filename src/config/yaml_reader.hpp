@@ -3,6 +3,7 @@
 // substitution and Primus' type conversion. Each entry keeps its line for error messages.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -27,7 +28,14 @@ struct YamlFile {
   std::string name() const { return path.string(); }
 };
 
-// Throws primus::Error on a missing file, bad YAML (with line and column), a duplicate key, a
+// Bounds: a configuration file is at most 16 MiB, nests at most 32 levels and expands (aliases
+// included) to at most 100000 values; past them reading stops with an error naming the line.
+inline constexpr std::uint64_t kMaxYamlFileBytes = 16u << 20;
+inline constexpr int kMaxYamlDepth = 32;
+inline constexpr std::size_t kMaxYamlValues = 100000;
+inline constexpr std::size_t kMaxKeyBytes = 1024;
+
+// Throws primus::Error on a missing file (or a folder, a device, a symbolic-link loop), bad YAML (with line and column), a duplicate key, a
 // top level that is not a mapping, or an unset required ${VAR}.
 YamlFile read_yaml_file(const std::filesystem::path& path);
 

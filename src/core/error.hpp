@@ -14,6 +14,17 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// A run stopped by a signal (Ctrl-C, kill) after cleaning up: the message says what was stopped;
+// main() exits with 128 + the signal's number, as a shell reports a process the signal ended.
+class Interrupted : public Error {
+ public:
+  Interrupted(const std::string& message, int signal) : Error(message), signal_(signal) {}
+  int signal() const { return signal_; }
+
+ private:
+  int signal_;
+};
+
 // fail("{}: key '{}' ...", file, key) — format and throw a primus::Error.
 template <typename... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {

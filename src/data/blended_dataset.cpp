@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/error.hpp"
+#include "io/atomic_file.hpp"
 #include "data/md5.hpp"
 #include "data/npy_file.hpp"
 #include "data/python_json.hpp"
@@ -101,12 +102,7 @@ BlendedDataset::BlendedDataset(std::vector<std::shared_ptr<GPTDataset>> datasets
     fs::create_directories(path_to_cache, ec);
     if (ec) fail("{}: cannot create the data cache folder: {}", path_to_cache, ec.message());
     const std::string desc = path("description.txt");
-    const std::string tmp = desc + ".tmp." + std::to_string(::getpid());  // ranks may race
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (f == nullptr) fail("{}: cannot write", desc);
-    const bool ok = std::fwrite(description_.data(), 1, description_.size(), f) == description_.size();
-    if (std::fclose(f) != 0 || !ok) fail("{}: write failed", desc);
-    fs::rename(tmp, desc);
+    io::write_file_atomically(desc, description_, /*durable=*/false);  // ranks may race: unique temporaries
     write_npy(path("dataset_index.npy"), dataset_index_, {size_});
     write_npy(path("dataset_sample_index.npy"), dataset_sample_index_, {size_});
   }

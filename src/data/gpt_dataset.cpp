@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/error.hpp"
+#include "io/atomic_file.hpp"
 #include "data/md5.hpp"
 #include "data/npy_file.hpp"
 #include "data/python_json.hpp"
@@ -216,14 +217,7 @@ void GPTDataset::build_or_load() {
     std::error_code ec;
     fs::create_directories(cache_dir_, ec);
     if (ec) fail("{}: cannot create the data cache folder: {}", cache_dir_, ec.message());
-    {
-      const std::string tmp = desc_path + ".tmp." + std::to_string(::getpid());  // ranks may race
-      std::FILE* f = std::fopen(tmp.c_str(), "wb");
-      if (f == nullptr) fail("{}: cannot write", desc_path);
-      const bool ok = std::fwrite(description_.data(), 1, description_.size(), f) == description_.size();
-      if (std::fclose(f) != 0 || !ok) fail("{}: write failed", desc_path);
-      fs::rename(tmp, desc_path);
-    }
+    io::write_file_atomically(desc_path, description_, /*durable=*/false);  // ranks may race: unique temporaries
     write_npy(doc_path, document_index_, {static_cast<std::int64_t>(document_index_.size())});
     // Megatron's dtypes: int32 sample index unless values exceed it; uint32 shuffle index unless
     // the sample count reaches 2^32 - 1.

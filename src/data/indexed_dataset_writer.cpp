@@ -1,6 +1,5 @@
 #include "data/indexed_dataset_writer.hpp"
 
-#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <type_traits>
@@ -20,27 +19,9 @@ void put(std::vector<std::uint8_t>& out, const T& v) {
 }  // namespace
 
 IndexedDatasetWriter::IndexedDatasetWriter(const std::string& prefix, TokenDType dtype)
-    : prefix_(prefix), dtype_(dtype) {
-  const std::string path = prefix + ".bin";
-  bin_ = std::fopen(path.c_str(), "wb");
-  if (bin_ == nullptr) fail("{}: cannot create: {}", path, std::strerror(errno));
-}
+    : prefix_(prefix), dtype_(dtype), bin_(std::make_unique<io::AtomicFile>(prefix + ".bin")) {}
 
-IndexedDatasetWriter::~IndexedDatasetWriter() {
-  if (!finalized_) {
-    try {
-      finalize();
-    } catch (...) {
-    }
-  }
-  if (bin_ != nullptr) std::fclose(bin_);
-}
-
-void IndexedDatasetWriter::write_bytes(const void* data, std::size_t n) {
-  if (n > 0 && std::fwrite(data, 1, n, bin_) != n) {
-    fail("{}.bin: write failed: {}", prefix_, std::strerror(errno));
-  }
-}
+IndexedDatasetWriter::~IndexedDatasetWriter() = default;
 
 template <typename In>
 void IndexedDatasetWriter::add_impl(std::span<const In> tokens) {
@@ -76,7 +57,7 @@ void IndexedDatasetWriter::add_impl(std::span<const In> tokens) {
     case TokenDType::kFloat32: convert(float{}); break;
     case TokenDType::kUInt16: convert(std::uint16_t{}); break;
   }
-  write_bytes(buffer_.data(), buffer_.size());
+  bin_->write(buffer_.data(), buffer_.size());
   lengths_.push_back(static_cast<std::int32_t>(tokens.size()));
   tokens_ += static_cast<std::int64_t>(tokens.size());
 }
@@ -112,12 +93,6 @@ void IndexedDatasetWriter::add_dataset(const std::string& prefix) {
 
 void IndexedDatasetWriter::finalize() {
   if (finalized_) return;
-  finalized_ = true;
-  if (std::fflush(bin_) != 0 || std::fclose(bin_) != 0) {
-    bin_ = nullptr;
-    fail("{}.bin: write failed: {}", prefix_, std::strerror(errno));
-  }
-  bin_ = nullptr;
   std::vector<std::uint8_t> idx;
   const std::uint64_t n = lengths_.size();
   idx.reserve(34 + n * 12 + documents_.size() * 8);
@@ -135,11 +110,12 @@ void IndexedDatasetWriter::finalize() {
     pointer += len * item;
   }
   for (auto d : documents_) put<std::int64_t>(idx, d);
-  const std::string path = prefix_ + ".idx";
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) fail("{}: cannot create: {}", path, std::strerror(errno));
-  const bool ok = std::fwrite(idx.data(), 1, idx.size(), f) == idx.size();
-  if (std::fclose(f) != 0 || !ok) fail("{}: write failed: {}", path, std::strerror(errno));
+  io::AtomicFile index(prefix_ + ".idx");
+  index.write(idx.data(), idx.size());
+  // The data first: readers open PREFIX.idx and check PREFIX.bin's size against it.
+  bin_->commit();
+  index.commit();
+  finalized_ = true;
 }
 
 }  // namespace primus::data

@@ -1,23 +1,27 @@
 // Writer of Megatron's indexed dataset (PREFIX.bin + PREFIX.idx, megatron-formats.md §1),
 // byte-for-byte what Megatron's IndexedDatasetBuilder writes for text (no modes array).
-// Hand-written for the same reason as the reader. Tokens stream to PREFIX.bin as they are added;
-// finalize() writes PREFIX.idx. A token that does not fit the dtype is an error, never truncated.
+// Hand-written for the same reason as the reader. Tokens stream to a temporary file beside
+// PREFIX.bin as they are added; finalize() writes the index the same way and only then renames
+// both into place (io/atomic_file.hpp). A writer destroyed without finalize() — a failed run —
+// leaves no PREFIX.bin/.idx behind (and an earlier dataset of that name untouched).
+// A token that does not fit the dtype is an error, never truncated.
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "data/indexed_dtype.hpp"
+#include "io/atomic_file.hpp"
 
 namespace primus::data {
 
 class IndexedDatasetWriter {
  public:
   IndexedDatasetWriter(const std::string& prefix, TokenDType dtype);
-  ~IndexedDatasetWriter();
+  ~IndexedDatasetWriter();  // without finalize(): removes what was written
   IndexedDatasetWriter(const IndexedDatasetWriter&) = delete;
   IndexedDatasetWriter& operator=(const IndexedDatasetWriter&) = delete;
 
@@ -31,8 +35,8 @@ class IndexedDatasetWriter {
   // Appends every sequence and document of another dataset with the same dtype (Megatron's
   // merge_file_): lets parallel workers write shards that are merged afterwards.
   void add_dataset(const std::string& prefix);
-  // Writes PREFIX.idx and closes PREFIX.bin. Called by the destructor if not called before
-  // (errors are then swallowed, so call it explicitly).
+  // Writes PREFIX.idx, then renames PREFIX.bin and PREFIX.idx into place. Without it nothing
+  // appears.
   void finalize();
 
   std::int64_t sequence_count() const { return static_cast<std::int64_t>(lengths_.size()); }
@@ -42,11 +46,9 @@ class IndexedDatasetWriter {
  private:
   template <typename In>
   void add_impl(std::span<const In> tokens);
-  void write_bytes(const void* data, std::size_t n);
-
   std::string prefix_;
   TokenDType dtype_;
-  std::FILE* bin_ = nullptr;
+  std::unique_ptr<io::AtomicFile> bin_;
   std::vector<std::int32_t> lengths_;
   std::vector<std::int64_t> documents_{0};
   std::vector<std::uint8_t> buffer_;

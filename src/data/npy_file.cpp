@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/error.hpp"
+#include "io/atomic_file.hpp"
 #include "data/mapped_file.hpp"
 
 namespace primus::data {
@@ -60,21 +61,11 @@ std::string npy_header(const std::string& descr, const std::vector<std::int64_t>
 
 void write_npy_raw(const std::string& path, const std::string& descr,
                    const std::vector<std::int64_t>& shape, const void* data, std::size_t bytes) {
-  const std::string header = npy_header(descr, shape);
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) fail("{}: cannot create: {}", tmp, std::strerror(errno));
-  bool ok = std::fwrite(header.data(), 1, header.size(), f) == header.size();
-  if (bytes > 0) ok = ok && std::fwrite(data, 1, bytes, f) == bytes;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    fail("{}: write failed: {}", path, std::strerror(errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail("{}: cannot rename temporary file: {}", path, std::strerror(errno));
-  }
+  // Several ranks may build the same index cache at once: each writes its own temporary file.
+  io::AtomicFile file(path, /*durable=*/false);
+  file.write(npy_header(descr, shape));
+  if (bytes > 0) file.write(data, bytes);
+  file.commit();
 }
 
 std::int64_t NpyArray::size() const {

@@ -7,20 +7,26 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <system_error>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/input_file.hpp"
 #include "data/indexed_dataset_writer.hpp"
 
 namespace primus::data {
 namespace {
 
+// One JSON document per line: a longer "line" is a file of another kind (or a device).
+constexpr std::size_t kMaxLineBytes = std::size_t{256} << 20;
+
 // Line reader over plain or gzip-compressed files (zlib's gzread passes plain files through).
 class LineReader {
  public:
   explicit LineReader(const std::string& path) : path_(path) {
+    check_input_file(path, "input file", InputKind::kFileOrPipe);
     file_ = gzopen(path.c_str(), "rb");
     if (file_ == nullptr) fail("{}: cannot open: {}", path, std::strerror(errno));
     gzbuffer(file_, 1 << 20);
@@ -35,7 +41,11 @@ class LineReader {
   // Next line without its '\n' (and '\r'); false at the end of the file.
   bool next(std::string& line) {
     line.clear();
+    ++lines_;
     while (true) {
+      if (line.size() > kMaxLineBytes)
+        fail("{}:{}: a line longer than {} (is this a JSONL file, one JSON document per line?)", path_, lines_,
+             format_bytes(kMaxLineBytes));
       if (pos_ == end_) {
         if (eof_) return !line.empty();
         const int n = gzread(file_, buffer_.data(), static_cast<unsigned>(buffer_.size()));
@@ -76,6 +86,7 @@ class LineReader {
   std::size_t pos_ = 0, end_ = 0;
   bool eof_ = false;
   std::int64_t bytes_ = 0;
+  std::int64_t lines_ = 0;
 };
 
 struct Encoded {
@@ -154,7 +165,8 @@ PreprocessStats preprocess_jsonl(const Tokenizer& tokenizer, const PreprocessOpt
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   if (opt.json_keys.empty()) fail("preprocess: --json-keys must name at least one key");
-  if (opt.workers < 1) fail("preprocess: --workers must be >= 1 (got {})", opt.workers);
+  if (opt.workers < 1 || opt.workers > kMaxWorkers)
+    fail("preprocess: --workers must be between 1 and {}, got {}", kMaxWorkers, opt.workers);
   if (opt.output_prefix.empty()) fail("preprocess: --output-prefix is empty");
   std::optional<std::int32_t> eod;
   if (opt.append_eod) eod = tokenizer.eod();  // fail early when the tokenizer has none
@@ -187,16 +199,7 @@ PreprocessStats preprocess_jsonl(const Tokenizer& tokenizer, const PreprocessOpt
   };
   std::barrier sync(opt.workers);
   std::vector<std::thread> threads;
-  for (int w = 1; w < opt.workers; ++w) {
-    threads.emplace_back([&, w] {
-      while (true) {
-        sync.arrive_and_wait();  // a batch is ready (or stop)
-        if (stop) return;
-        work(static_cast<std::size_t>(w));
-        sync.arrive_and_wait();  // batch encoded
-      }
-    });
-  }
+  // Declared before the threads start, so that any exit from here on stops and joins them.
   struct Joiner {
     std::vector<std::thread>& threads;
     std::barrier<>& sync;
@@ -208,6 +211,24 @@ PreprocessStats preprocess_jsonl(const Tokenizer& tokenizer, const PreprocessOpt
       for (auto& t : threads) t.join();
     }
   } joiner{threads, sync, stop};
+  for (int w = 1; w < opt.workers; ++w) {
+    try {
+      threads.emplace_back([&, w] {
+        while (true) {
+          sync.arrive_and_wait();  // a batch is ready (or stop)
+          if (stop) return;
+          work(static_cast<std::size_t>(w));
+          sync.arrive_and_wait();  // batch encoded
+        }
+      });
+    } catch (const std::system_error& e) {
+      // The threads that never started leave the barrier, so the started ones can be stopped.
+      for (int missing = opt.workers - 1 - static_cast<int>(threads.size()); missing > 0; --missing)
+        sync.arrive_and_drop();
+      fail("preprocess: --workers {}: could not start thread {} ({}); use fewer workers", opt.workers, w + 1,
+           e.what());
+    }
+  }
 
   std::int64_t line_number = 0;
   auto last_progress = Clock::now();

@@ -14,6 +14,9 @@
 
 namespace primus::data {
 
+// More tokenizer threads than this is a mistake, not a machine (each holds a batch of lines).
+inline constexpr int kMaxWorkers = 1024;
+
 struct PreprocessOptions {
   std::string input;                       // .jsonl or .jsonl.gz (gzip detected by content)
   std::string output_prefix;
@@ -33,6 +36,8 @@ struct PreprocessStats {
 };
 
 // progress(stats_so_far) is called every ~0.5 s from the calling thread (may be empty).
+// The outputs appear only when the whole input was read and written (io/atomic_file.hpp): a run
+// that fails leaves no PREFIX_{key}_document.{bin,idx} behind.
 PreprocessStats preprocess_jsonl(const Tokenizer& tokenizer, const PreprocessOptions& options,
                                  const std::function<void(const PreprocessStats&)>& progress = {});
 

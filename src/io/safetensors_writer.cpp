@@ -1,10 +1,6 @@
 // Layout, header and atomic write of SafetensorsWriter (choices documented in the header).
 #include "io/safetensors_writer.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cerrno>
@@ -14,27 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "io/atomic_file.hpp"
 
 namespace primus::io {
 
-namespace {
-
-// Writes all of [data, data + size) to fd; returns errno on failure, 0 on success.
-int write_all(int fd, const void* data, std::size_t size) {
-  const auto* p = static_cast<const char*>(data);
-  while (size > 0) {
-    // Linux writes at most ~2 GiB per call; large tensors go in several.
-    const std::size_t chunk = std::min<std::size_t>(size, std::size_t{1} << 30);
-    const ssize_t n = ::write(fd, p, chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return n < 0 ? errno : EIO;
-    p += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return 0;
-}
-
-}  // namespace
 
 void SafetensorsWriter::check_count(const std::string& name,
                                     const std::vector<std::int64_t>& shape,
@@ -115,33 +94,11 @@ void SafetensorsWriter::write(const std::filesystem::path& path) const {
   unsigned char length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(text.size() >> (8 * i));
 
-  const std::string tmp = target + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("{}: cannot create {}: {}", target, tmp, std::strerror(errno));
-  int err = write_all(fd, length, sizeof length);
-  if (err == 0) err = write_all(fd, text.data(), text.size());
-  for (const auto& [name, p] : order) {
-    if (err != 0) break;
-    err = write_all(fd, p->owned.empty() ? p->data : p->owned.data(), p->bytes);
-  }
-  if (err == 0 && ::fsync(fd) != 0) err = errno;
-  if (::close(fd) != 0 && err == 0) err = errno;
-  if (err != 0) {
-    ::unlink(tmp.c_str());
-    fail("{}: write failed: {}", target, std::strerror(err));
-  }
-  if (std::rename(tmp.c_str(), target.c_str()) != 0) {
-    err = errno;
-    ::unlink(tmp.c_str());
-    fail("{}: cannot rename {} into place: {}", target, tmp, std::strerror(err));
-  }
-  // Make the rename itself durable.
-  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
+  AtomicFile file(path, /*durable=*/true);
+  file.write(length, sizeof length);
+  file.write(text);
+  for (const auto& [name, p] : order) file.write(p->owned.empty() ? p->data : p->owned.data(), p->bytes);
+  file.commit();
 }
 
 }  // namespace primus::io

@@ -2,8 +2,9 @@
 // and our SafetensorsReader accept.
 //
 // Choices:
-// - Atomic: the file is written to "<path>.tmp", fsync'ed, renamed over <path> and the folder
-//   fsync'ed, so a crash mid-checkpoint leaves the previous file intact, never a torn one.
+// - Atomic (io/atomic_file.hpp): the file is written to a unique temporary name beside <path>,
+//   fsync'ed, renamed over <path> and the folder fsync'ed, so a crash mid-checkpoint leaves the
+//   previous file intact, never a torn one.
 // - Layout: tensors are stored by decreasing element size, then by name (byte order of the
 //   UTF-8 names). The header is padded with spaces to a multiple of 8 bytes, so every tensor
 //   starts at a multiple of its element size (8-byte types first, then 4, 2, 1) and can be

@@ -6,7 +6,7 @@
 #include <iterator>
 
 #include "core/error.hpp"
-#include "migrate/atomic_file.hpp"
+#include "io/atomic_file.hpp"
 
 namespace fs = std::filesystem;
 
@@ -320,7 +320,7 @@ const std::vector<std::string>& fake_tool_names() {
 void install_fake_tools(const fs::path& bin_dir) {
   fs::create_directories(bin_dir);
   fs::path dispatcher = bin_dir / "primus-migrate-fake";
-  write_file_atomically(dispatcher, kDispatcher, false);
+  io::write_file_atomically(dispatcher, kDispatcher, false);
   fs::permissions(dispatcher, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
   for (const auto& name : fake_tool_names()) {
     std::error_code ec;

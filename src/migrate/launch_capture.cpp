@@ -10,7 +10,9 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
-#include "migrate/atomic_file.hpp"
+#include "core/input_file.hpp"
+#include "core/message_text.hpp"
+#include "io/atomic_file.hpp"
 #include "migrate/fake_tools.hpp"
 #include "migrate/scratch_dir.hpp"
 #include "migrate/script_runner.hpp"
@@ -24,6 +26,7 @@ namespace primus::migrate {
 namespace {
 
 constexpr uintmax_t kMaxCopiedFile = 8u << 20;
+constexpr std::uint64_t kMaxScriptOutput = 16u << 20;
 
 // Variables a real launch sets per node and process: taken from the user's shell they would
 // silently change the layout the script computes. Pass them as KEY=VALUE to mean them.
@@ -67,12 +70,11 @@ fs::path copy_script_folder(const fs::path& script, const fs::path& work) {
   }
   // The script itself as bash reads it: a file saved with Windows line ends would fail on every line.
   fs::path copy = work / script.filename();
-  std::ifstream in(script, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = read_input_file(script, "launch script", kMaxCopiedFile);
   std::string unix_text;
   for (size_t i = 0; i < text.size(); ++i)
     if (!(text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')) unix_text += text[i];
-  write_file_atomically(copy, unix_text, false);
+  io::write_file_atomically(copy, unix_text, false);
   return copy;
 }
 
@@ -110,15 +112,22 @@ std::string one_line(const std::string& text) {
     if (c == '\n') out += " | ";
     else if (c != '\r') out += c;
   }
-  return out.empty() ? "(no output)" : out;
+  if (out.empty()) return "(no output)";
+  // The end is what tells why the script stopped.
+  constexpr std::size_t kKeep = 600;
+  if (out.size() > kKeep) {
+    std::size_t from = out.size() - kKeep;
+    while (from < out.size() && (static_cast<unsigned char>(out[from]) & 0xC0) == 0x80) ++from;
+    out = "…" + out.substr(from);
+  }
+  return printable(out, kKeep + 16);
 }
 
 }  // namespace
 
 CaptureResult capture_launch(const CaptureOptions& options) {
   const fs::path& script = options.script;
-  if (!fs::is_regular_file(script)) fail("{}: launch script not found", script.string());
-  if (::access(script.c_str(), R_OK) != 0) fail("{}: launch script is not readable", script.string());
+  check_input_file(script, "launch script");
   check_is_shell_script(script);
 
   ScratchDir scratch;
@@ -135,6 +144,7 @@ CaptureResult capture_launch(const CaptureOptions& options) {
   run.working_dir = work;
   run.output_log = scratch.path() / "script-output.log";
   run.timeout_s = options.timeout_s;
+  run.max_output_bytes = kMaxScriptOutput;
   ScriptRunResult ran = run_script(run);
 
   CaptureResult result;
@@ -147,6 +157,14 @@ CaptureResult capture_launch(const CaptureOptions& options) {
   std::vector<const LaunchCommand*> training;
   for (const auto& l : result.launches)
     if (l.is_training()) training.push_back(&l);
+  if (ran.parent_killed_by != 0)
+    fail("{}: the script killed the process running it (signal {}); it was stopped with everything it started. "
+         "A launch script must not signal its parent ($PPID)",
+         script.string(), ran.parent_killed_by);
+  if (ran.output_capped)
+    fail("{}: the script wrote more than {} of output and was stopped (a launch script prints little: is something "
+         "printing in a loop?); last output: {}",
+         script.string(), format_bytes(kMaxScriptOutput), one_line(ran.output_tail));
   if (training.empty()) {
     std::string launched;
     for (const auto& l : result.launches) launched += (launched.empty() ? "" : "; ") + l.describe();

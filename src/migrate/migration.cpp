@@ -9,8 +9,9 @@
 #include "config/preset_loader.hpp"
 #include "config/schema.hpp"
 #include "core/error.hpp"
+#include "core/output_folder.hpp"
 #include "migrate/architecture_keys.hpp"
-#include "migrate/atomic_file.hpp"
+#include "io/atomic_file.hpp"
 #include "migrate/megatron_reading.hpp"
 #include "migrate/migration_yaml.hpp"
 #include "migrate/preset_match.hpp"
@@ -103,7 +104,7 @@ std::vector<OverrideEntry> new_preset_keys(const MegatronReading& megatron, cons
   for (int round = 0; round < kMaxRounds; ++round) {
     PresetText text{header, base, {}};
     for (const auto& [k, v] : keys) text.keys.push_back({k, v, ""});
-    write_file_atomically(trial_dir / preset_name, render_preset(text), false);
+    io::write_file_atomically(trial_dir / preset_name, render_preset(text), false);
     ValueMap resolved = resolve_preset_values(trial_dir / preset_name, trial_dir);
     auto remaining = architecture_differences(megatron.final_values, resolved);
     if (remaining.empty()) return text.keys;
@@ -203,7 +204,7 @@ MigrationResult migrate(const MigrationRequest& request) {
   };
   ProofResult proof;
   for (int round = 0; round < kMaxRounds; ++round) {
-    write_file_atomically(trial / experiment_name, render(), false);
+    io::write_file_atomically(trial / experiment_name, render(), false);
     config::ResolveOptions options;
     options.config = trial / experiment_name;
     options.world_size = result.world_size;
@@ -230,7 +231,7 @@ MigrationResult migrate(const MigrationRequest& request) {
     for (const auto& key : candidates) {
       config::Value kept = overrides[key];
       overrides.erase(key);
-      write_file_atomically(trial / experiment_name, render(), false);
+      io::write_file_atomically(trial / experiment_name, render(), false);
       config::ResolveOptions options;
       options.config = trial / experiment_name;
       options.world_size = result.world_size;
@@ -245,13 +246,13 @@ MigrationResult migrate(const MigrationRequest& request) {
   result.override_count = overrides.size();
 
   // Write the files, then prove what was written.
-  fs::create_directories(request.output_dir);
+  prepare_output_folder(request.output_dir, "output folder");
   if (!preset_name.empty()) {
     result.preset_file = request.output_dir / preset_name;
-    write_file_atomically(*result.preset_file, render_preset({preset_header, match.family_base, preset_keys}));
+    io::write_file_atomically(*result.preset_file, render_preset({preset_header, match.family_base, preset_keys}));
   }
   result.experiment_file = request.output_dir / experiment_name;
-  write_file_atomically(result.experiment_file, render());
+  io::write_file_atomically(result.experiment_file, render());
   config::ResolveOptions options;
   options.config = result.experiment_file;
   options.world_size = result.world_size;

@@ -12,7 +12,7 @@
 #include "config/yaml_reader.hpp"
 #include "core/error.hpp"
 #include "migrate/architecture_keys.hpp"
-#include "migrate/atomic_file.hpp"
+#include "io/atomic_file.hpp"
 
 namespace fs = std::filesystem;
 
@@ -72,7 +72,7 @@ bool is_compared_key(const std::string& key) {
 
 ValueMap resolve_preset_values(const fs::path& preset, const fs::path& scratch) {
   fs::path experiment = scratch / ("match-" + preset.stem().string() + ".yaml");
-  write_file_atomically(experiment, fmt::format("model: {}\noverrides: {{}}\n", fs::absolute(preset).string()), false);
+  io::write_file_atomically(experiment, fmt::format("model: {}\noverrides: {{}}\n", fs::absolute(preset).string()), false);
   config::ResolveOptions options;
   options.config = experiment;
   options.world_size = 1;
