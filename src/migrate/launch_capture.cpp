@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstring>
+
 #include <cctype>
 #include <fstream>
 #include <iterator>
@@ -106,6 +108,14 @@ std::vector<std::string> sandbox_environment(const fs::path& scratch, const fs::
   return out;
 }
 
+// "exited with code 2", or "was ended by SIGTERM (exit code 143)" for bash's 128 + signal.
+std::string how_it_ended(int code) {
+  if (code > 128 && code <= 128 + 64)
+    if (const char* name = ::sigabbrev_np(code - 128))
+      return fmt::format("was ended by SIG{} (exit code {})", name, code);
+  return fmt::format("exited with code {}", code);
+}
+
 std::string one_line(const std::string& text) {
   std::string out;
   for (char c : text) {
@@ -139,6 +149,7 @@ CaptureResult capture_launch(const CaptureOptions& options) {
 
   ScriptRunRequest run;
   run.script = copy;
+  run.display_name = script.string();
   run.args = options.script_args;
   run.environment = sandbox_environment(scratch.path(), bin, options);
   run.working_dir = work;
@@ -178,9 +189,9 @@ CaptureResult capture_launch(const CaptureOptions& options) {
                            ? " (the dry run works in a copy of the script's folder: files elsewhere must be named by "
                              "absolute path, e.g. as KEY=VALUE)"
                            : "";
-    fail("{}: the script exited with code {} before reaching a launcher (torchrun, deepspeed, python -m "
+    fail("{}: the script {} before reaching a launcher (torchrun, deepspeed, python -m "
          "torch.distributed.run, python pretrain_gpt.py); give the KEY=VALUE settings it needs{}. Last output: {}",
-         script.string(), ran.exit_code, hint, one_line(ran.output_tail));
+         script.string(), how_it_ended(ran.exit_code), hint, one_line(ran.output_tail));
   }
   if (options.launch_index < 1 || options.launch_index > training.size())
     fail("{}: --launch {} asked for, but the script makes {} training launch(es)", script.string(),

@@ -1,14 +1,14 @@
 // Runs a launch script under /bin/bash in a sandbox it cannot escape or outlive.
 //
-//  * The script runs in its own session and process group, under a small supervisor process that
-//    ignores every catchable signal: `kill $PPID` or `kill 0` from the script cannot stop primus,
-//    and a script that SIGKILLs its parent is reported as such.
-//  * Everything the script starts is tracked as a descendant of this process (made a child
-//    subreaper, so that `setsid`, double-forked and backgrounded children stay in the tree); when
-//    the script ends, runs past its time limit, floods its output, or primus receives SIGINT,
-//    SIGTERM or SIGHUP, every one of them is killed (SIGKILL) before run_script returns.
-//  * If primus itself is killed outright (SIGKILL), the supervisor and bash die with it
-//    (PR_SET_PDEATHSIG); only grandchildren the script started can then survive.
+//  * bash runs under a small supervisor process in a new session (its own process group). The
+//    supervisor ignores every catchable signal, so `kill $PPID` or `kill 0` from the script cannot
+//    stop primus; a script that SIGKILLs it is reported as having killed its parent.
+//  * The supervisor is a child subreaper: whatever the script starts — background jobs, double
+//    forks, `setsid` children that left its group and session — stays below it. When bash ends,
+//    or primus asks (time limit, output cap, SIGINT/SIGTERM/SIGHUP) or is gone (even after
+//    SIGKILL: the supervisor reads end-of-file on a control pipe only primus holds), the supervisor
+//    kills every process below it before it exits. primus is a subreaper too and stops whatever
+//    the script re-parented to it should the supervisor itself be killed.
 //  * stdout and stderr go through a pipe into output_log, at most max_output_bytes of them.
 #pragma once
 
@@ -21,6 +21,7 @@ namespace primus::migrate {
 
 struct ScriptRunRequest {
   std::filesystem::path script;
+  std::string display_name;               // the script as the user named it (default: script)
   std::vector<std::string> args;          // the script's own arguments ($1, $2, ...)
   std::vector<std::string> environment;   // complete, "NAME=value"
   std::filesystem::path working_dir;
