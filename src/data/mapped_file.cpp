@@ -10,12 +10,14 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "core/input_file.hpp"
 
 namespace primus::data {
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {
+  check_input_file(path, "data file");
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail("{}: cannot open: {}", path, std::strerror(errno));
+  if (fd < 0) throw Error(describe_file_error(path, errno, "data file"));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     int err = errno;

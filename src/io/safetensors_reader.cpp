@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/input_file.hpp"
+
 namespace primus::io {
 
 namespace {
@@ -154,8 +156,9 @@ TensorEntry parse_entry(const std::string& path, const std::string& name, const 
 
 SafetensorsReader::SafetensorsReader(const std::filesystem::path& path) : path_(path) {
   const std::string p = path_.string();
+  check_input_file(p, "safetensors file");
   const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail("{}: cannot open: {}", p, std::strerror(errno));
+  if (fd < 0) throw Error(describe_file_error(p, errno, "safetensors file"));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     const int err = errno;

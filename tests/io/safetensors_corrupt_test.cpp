@@ -51,12 +51,16 @@ std::string one_tensor(const std::string& dtype, const std::string& shape,
 
 TEST(SafetensorsCorrupt, MissingAndTinyFiles) {
   TempDir dir;
-  expect_rejected(dir / "absent.safetensors", "cannot open");
+  expect_rejected(dir / "absent.safetensors", "absent.safetensors: safetensors file not found");
   std::ofstream(dir / "empty.safetensors").close();
   expect_rejected(dir / "empty.safetensors", "too small");
   std::ofstream(dir / "five.safetensors") << "abcde";
   expect_rejected(dir / "five.safetensors", "too small");
-  expect_rejected(dir.path(), "not a regular file");
+  expect_rejected(dir.path(), "is a folder; the safetensors file must be a file");
+  std::filesystem::create_symlink("loop_b", dir / "loop_a");
+  std::filesystem::create_symlink("loop_a", dir / "loop_b");
+  expect_rejected(dir / "loop_a", "loop_a: loop of symbolic links");
+  expect_rejected("/dev/zero", "/dev/zero: is a device");
 }
 
 TEST(SafetensorsCorrupt, HeaderLengthBeyondFile) {

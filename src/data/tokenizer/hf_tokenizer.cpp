@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/input_file.hpp"
+#include "core/message_text.hpp"
 #include "data/tokenizer/utf8.hpp"
 
 namespace primus::data {
@@ -13,13 +15,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// tokenizer.json files run to tens of MiB (large vocabularies); far more is not one.
+constexpr std::uint64_t kMaxTokenizerFileBytes = std::uint64_t{1} << 30;
+
 nlohmann::json load_json(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open", path);
+  const std::string text = read_input_file(path, "tokenizer file", kMaxTokenizerFileBytes);
   try {
-    return nlohmann::json::parse(in);
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    fail("{}: invalid JSON: {}", path, e.what());
+    fail("{}: invalid JSON: {}", path, printable(e.what()));
   }
 }
 
@@ -83,7 +87,8 @@ HfTokenizer::HfTokenizer(const std::string& tokenizer_json) : path_(tokenizer_js
   vocab_size_ = max_id + 1;
 
   const fs::path config_path = fs::path(tokenizer_json).parent_path() / "tokenizer_config.json";
-  if (fs::exists(config_path)) {
+  std::error_code ec;
+  if (fs::symlink_status(config_path, ec).type() != fs::file_type::not_found && !ec) {
     const auto config = load_json(config_path.string());
     auto resolve = [&](const char* key) -> std::optional<std::int32_t> {
       const auto text = special_token_text(config, key);

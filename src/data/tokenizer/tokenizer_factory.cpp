@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/input_file.hpp"
 #include "data/tokenizer/hf_tokenizer.hpp"
 #include "data/tokenizer/null_tokenizer.hpp"
 
@@ -35,6 +36,9 @@ std::string resolve_tokenizer_json(const std::string& model) {
   if (model.empty()) fail("tokenizer_model is empty: give a tokenizer.json, a folder, or a Hugging Face id");
   std::error_code ec;
   const fs::path p(model);
+  // Present but neither a file nor a folder (a device, a symbolic-link loop): say which.
+  if (fs::symlink_status(p, ec).type() != fs::file_type::not_found && !ec && !fs::is_directory(p, ec))
+    check_input_file(p, "tokenizer file");
   if (fs::is_regular_file(p, ec)) {
     if (p.extension() == ".model") {
       fail("tokenizer_model '{}': SentencePiece .model files are not supported; give the model's "
