@@ -46,14 +46,17 @@ struct Flattener {
     return parse_plain_scalar(text);
   }
 
-  Value sequence(const YAML::Node& n, std::string* env, int depth) {
+  Value sequence(const YAML::Node& n, const std::string& key, std::string* env, int depth) {
     Value::List items;
     for (const auto& item : n) {
       count(item, depth);
       if (item.IsScalar()) items.push_back(scalar(item, env));
-      else if (item.IsSequence()) items.push_back(sequence(item, env, depth + 1));
+      else if (item.IsSequence()) items.push_back(sequence(item, key, env, depth + 1));
       else if (item.IsNull()) items.emplace_back();
-      else fail("{}: a list item here is a mapping; lists hold plain values only", where(item));
+      else
+        fail("{}: {} holds a list of mappings ('- key: value'); lists hold plain values only, and settings are "
+             "key: value lines without '-'",
+             where(item), printable(key));
     }
     return Value{items};
   }
@@ -75,7 +78,7 @@ struct Flattener {
       }
       YamlEntry e{key, Value{}, k.Mark().line + 1, {}};
       if (v.IsScalar()) e.value = scalar(v, &e.env_var);
-      else if (v.IsSequence()) e.value = sequence(v, &e.env_var, depth + 1);
+      else if (v.IsSequence()) e.value = sequence(v, key, &e.env_var, depth + 1);
       out.push_back(std::move(e));
     }
   }

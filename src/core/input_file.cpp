@@ -59,7 +59,7 @@ std::string read_input_file(const std::filesystem::path& path, std::string_view 
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw Error(describe_file_error(path, errno, what));
   if (static_cast<std::uint64_t>(st.st_size) > max_bytes)
-    fail("{}: is {}, over the {} limit for a {} (is this the right file?)", shown(path), format_bytes(st.st_size),
+    fail("{}: is {}, over the {} limit for the {} (is this the right file?)", shown(path), format_bytes(st.st_size),
          format_bytes(max_bytes), what);
   std::string text;
   text.reserve(static_cast<std::size_t>(st.st_size));
@@ -71,7 +71,7 @@ std::string read_input_file(const std::filesystem::path& path, std::string_view 
     if (n == 0) break;
     // The file may grow while it is read (a log being written): the limit still holds.
     if (text.size() + static_cast<std::size_t>(n) > max_bytes)
-      fail("{}: is larger than the {} limit for a {}", shown(path), format_bytes(max_bytes), what);
+      fail("{}: is larger than the {} limit for the {}", shown(path), format_bytes(max_bytes), what);
     text.append(buf, static_cast<std::size_t>(n));
   }
   return text;
