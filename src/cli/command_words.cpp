@@ -65,6 +65,11 @@ std::string rephrase_parse_error(const CLI::ParseError& error) {
     if (what.starts_with(prefix) && colon != std::string::npos)
       return "unexpected argument(s) " + printable(what.substr(colon + 2));
   }
+  if (dynamic_cast<const CLI::ArgumentMismatch*>(&error) != nullptr) {
+    // "--input: At Most 1 required but received 2"
+    const auto colon = what.find(": At Most 1 required but received");
+    if (colon != std::string::npos) return printable(what.substr(0, colon)) + " is given more than once";
+  }
   return printable(what, 1000);
 }
 

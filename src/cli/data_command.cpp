@@ -51,7 +51,7 @@ void register_data_command(CLI::App& app) {
   pre->add_option("--tokenizer-model", args->tokenizer_model,
                   "tokenizer.json, a folder with one, or a Hugging Face id in $HF_HOME/hub");
   add_positive_integer_option(pre, "--vocab-size", args->vocab_size, "Vocabulary size (NullTokenizer only)",
-                              std::int64_t{1} << 31);
+                              (std::int64_t{1} << 31) - 2);
   pre->add_option("--json-keys", args->options.json_keys, "JSON keys to tokenize (default: text)");
   pre->add_flag("--append-eod", args->options.append_eod, "Append the end-of-document token to each document");
   add_positive_integer_option(pre, "--workers", args->options.workers,
