@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up, build and run every test: the Release build's full suite, then the suites again
-# under AddressSanitizer + UndefinedBehaviorSanitizer.
+# under AddressSanitizer + UndefinedBehaviorSanitizer, then a short run of every fuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Tests run two at a time on two cores: spinning OpenMP workers would starve each other.
@@ -14,3 +14,6 @@ scripts/build.sh build
 scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPRIMUS_SANITIZE=ON \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -march=native"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j 2 --timeout 900 -LE slow)
+# Fuzz smoke run: the libFuzzer targets (clang) a few seconds each from their seed corpus; the
+# long runs are scripts/fuzz.sh with minutes per target.
+PRIMUS_FUZZ_SEED=1 scripts/fuzz.sh 15

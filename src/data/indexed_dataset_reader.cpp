@@ -1,5 +1,6 @@
 #include "data/indexed_dataset_reader.hpp"
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -119,7 +120,16 @@ std::int64_t IndexedDatasetReader::read_impl(std::int64_t seq, std::int64_t offs
     for (std::int64_t i = 0; i < length; ++i) {
       T v;
       std::memcpy(&v, base + i * static_cast<std::int64_t>(sizeof(T)), sizeof(T));
-      if constexpr (std::is_same_v<Out, std::int32_t> && sizeof(T) == 8) {
+      if constexpr (std::is_floating_point_v<T>) {
+        // Float datasets hold token ids as floats: each must be a whole number the output holds
+        // (2^63 itself is not an int64; every smaller double is).
+        const double d = static_cast<double>(v);
+        if (!std::isfinite(d) || d != std::trunc(d) || d < static_cast<double>(std::numeric_limits<Out>::min()) ||
+            d >= -static_cast<double>(std::numeric_limits<Out>::min())) {
+          fail("{}: token value {} of sequence {} is not a whole number that fits in {}", bin_path_, d, seq,
+               sizeof(Out) == 4 ? "int32" : "int64");
+        }
+      } else if constexpr (std::is_same_v<Out, std::int32_t> && sizeof(T) == 8) {
         if (v < static_cast<T>(std::numeric_limits<std::int32_t>::min()) ||
             v > static_cast<T>(std::numeric_limits<std::int32_t>::max())) {
           fail("{}: token value {} of sequence {} does not fit in int32", bin_path_,

@@ -3,6 +3,7 @@
 // primus::Error naming the file.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -196,6 +197,55 @@ TEST(IndexedDataset, OutOfRangeReadsAreErrors) {
   EXPECT_THROW(r.read(200, 0, 1, out.data()), Error);
   EXPECT_THROW(r.read(0, 0, 1000, out.data()), Error);
 }
+
+}  // namespace
+}  // namespace primus::data
+
+namespace primus::data {
+namespace {
+
+// Float datasets (dtype 6/7) store token ids as floats; a value that is no whole number in the
+// output's range is an error naming it (fuzzing found NaN converted to an integer).
+struct FloatToken {
+  const char* name;
+  double value;
+  bool as_int32;
+};
+
+class IndexedDatasetFloatTokens : public ::testing::TestWithParam<FloatToken> {};
+
+TEST_P(IndexedDatasetFloatTokens, NonWholeOrOutOfRangeValuesAreErrors) {
+  testing::ScratchDir dir("idx_float");
+  const std::string idx = std::string("MMIDIDX\0\0", 9) + std::string("\x01\0\0\0\0\0\0\0", 8) + std::string(1, '\x06') +  // float64
+                          std::string("\x01\0\0\0\0\0\0\0", 8) + std::string("\x02\0\0\0\0\0\0\0", 8) +
+                          std::string("\x01\0\0\0", 4) + std::string(8, '\0') + std::string(8, '\0') +
+                          std::string("\x01\0\0\0\0\0\0\0", 8);
+  const double v = GetParam().value;
+  testing::write_file(dir / "f.idx", idx);
+  testing::write_file(dir / "f.bin", std::string(reinterpret_cast<const char*>(&v), 8));
+  IndexedDatasetReader r(dir / "f");
+  std::string message;
+  try {
+    if (GetParam().as_int32) {
+      std::int32_t out;
+      r.read(0, 0, 1, &out);
+    } else {
+      std::int64_t out;
+      r.read(0, 0, 1, &out);
+    }
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("f.bin: token value"), std::string::npos) << message;
+  EXPECT_NE(message.find("is not a whole number that fits in"), std::string::npos) << message;
+}
+
+INSTANTIATE_TEST_SUITE_P(Values, IndexedDatasetFloatTokens,
+                         ::testing::Values(FloatToken{"nan", std::nan(""), false}, FloatToken{"inf", INFINITY, false},
+                                           FloatToken{"fraction", 1.5, false}, FloatToken{"beyond_int32", 3e9, true},
+                                           FloatToken{"beyond_int64", 1e19, false},
+                                           FloatToken{"negative_beyond_int64", -1e19, false}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace primus::data
