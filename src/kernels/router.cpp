@@ -18,6 +18,13 @@ void validate(const RouterConfig& c) {
     fail("router: {} experts exceed the supported {}", c.experts, kMaxExperts);
   if (c.pre_softmax && c.score != RouterScore::Softmax)
     fail("router: pre-softmax routing needs the softmax score function");
+  if (c.num_groups > 0) {
+    if (c.experts % c.num_groups != 0 || c.group_topk <= 0 || c.group_topk > c.num_groups ||
+        c.topk % c.group_topk != 0 || c.topk / c.group_topk > c.experts / c.num_groups)
+      fail("router: group-limited routing needs experts ({}) divisible by groups ({}), 1 <= group top-k ({}) <= "
+           "groups, and top-k ({}) divisible by the group top-k with top-k / group top-k <= experts per group",
+           c.experts, c.num_groups, c.group_topk, c.topk);
+  }
 }
 
 // Softmax over n values into out (max-shifted).
@@ -45,6 +52,25 @@ void topk(const float* s, std::int64_t n, std::int64_t k, std::int32_t* idx) {
   }
 }
 
+// Group-limited top-k: candidates are the experts of the top group_topk groups by the sum of
+// their top (k / group_topk) scores.
+void group_topk(const RouterConfig& c, const float* s, std::int32_t* idx) {
+  const std::int64_t per_group = c.experts / c.num_groups, pick = c.topk / c.group_topk;
+  float group_score[kMaxExperts], masked[kMaxExperts];
+  std::int32_t tmp[kMaxExperts];
+  for (std::int64_t g = 0; g < c.num_groups; ++g) {
+    topk(s + g * per_group, per_group, pick, tmp);
+    float sum = 0.0f;
+    for (std::int64_t j = 0; j < pick; ++j) sum += s[g * per_group + tmp[j]];
+    group_score[g] = sum;
+  }
+  topk(group_score, c.num_groups, c.group_topk, tmp);
+  for (std::int64_t e = 0; e < c.experts; ++e) masked[e] = -INFINITY;
+  for (std::int64_t j = 0; j < c.group_topk; ++j)
+    for (std::int64_t e = tmp[j] * per_group; e < (tmp[j] + 1) * per_group; ++e) masked[e] = s[e];
+  topk(masked, c.experts, c.topk, idx);
+}
+
 // Per-token scores the top-k ranks: logits themselves (post-softmax: softmax is monotonic;
 // sigmoid likewise) or the full softmax (pre-softmax), into `s`.
 void scores(const RouterConfig& c, const float* logits, float* s) {
@@ -60,19 +86,27 @@ void scores(const RouterConfig& c, const float* logits, float* s) {
 }  // namespace
 
 void router_topk_forward(const RouterConfig& c, const float* logits, float* probs,
-                         std::int32_t* indices, std::int64_t tokens) {
+                         std::int32_t* indices, std::int64_t tokens, const float* expert_bias) {
   validate(c);
+  if (expert_bias && c.score != RouterScore::Sigmoid)
+    fail("router: the expert bias needs the sigmoid score function");
   const std::int64_t E = c.experts, K = c.topk;
 #pragma omp parallel
   {
-    float s[kMaxExperts], picked[kMaxExperts];
+    float s[kMaxExperts], sel[kMaxExperts], picked[kMaxExperts];
 #pragma omp for schedule(static)
     for (std::int64_t t = 0; t < tokens; ++t) {
       const float* row = logits + t * E;
       std::int32_t* idx = indices + t * K;
       float* p = probs + t * K;
       scores(c, row, s);
-      topk(s, E, K, idx);
+      const float* rank = s;
+      if (expert_bias) {
+        for (std::int64_t e = 0; e < E; ++e) sel[e] = s[e] + expert_bias[e];
+        rank = sel;
+      }
+      if (c.num_groups > 0) group_topk(c, rank, idx);
+      else topk(rank, E, K, idx);
       for (std::int64_t j = 0; j < K; ++j) picked[j] = s[idx[j]];
       if (c.score == RouterScore::Softmax && !c.pre_softmax) {
         softmax(picked, K, p);

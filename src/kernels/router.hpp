@@ -1,12 +1,19 @@
-// MoE top-k router scores (Megatron TopKRouter, moe_utils.topk_softmax_with_capacity without
-// capacity dropping or group-limited routing): given router logits [tokens, experts], pick k
+// MoE top-k router scores (Megatron TopKRouter, moe_utils.topk_routing_with_score_function;
+// capacity dropping is the token dispatcher's): given router logits [tokens, experts], pick k
 // experts per token and their combine weights.
 //   Softmax, post (default):  idx = topk(logits);  probs = softmax(logits[idx])
 //   Softmax, pre (--moe-router-pre-softmax): s = softmax(logits); idx = topk(s); probs = s[idx]
 //   Sigmoid (--moe-router-score-function sigmoid): s = sigmoid(logits); idx = topk(s);
 //           probs = s[idx] / (sum s[idx] + 1e-20) when k > 1, else s[idx]
 // then probs *= scaling_factor (--moe-router-topk-scaling-factor; 1 when unset).
-// Indices are sorted by descending score; ties go to the lower expert index.
+// Expert bias (sigmoid only, aux-loss-free balancing): experts are SELECTED on s + bias, the
+// probabilities are gathered from the unbiased s.
+// Group-limited routing (--moe-router-num-groups G, --moe-router-group-topk g): the experts form G
+// equal consecutive groups; a group's score is the sum of its top (k / g) selection scores; only
+// the top g groups' experts are candidates for the top-k.
+// Indices are sorted by descending score; ties go to the lower expert index (and the lower
+// group index), which is what torch.topk returns on CPU for distinct values — the fidelity
+// fixtures keep every decision away from ties.
 // The load-balancing auxiliary loss is router_aux_loss below.
 // Hand-written: tiny per-token work (experts <= a few hundred) that no library fuses.
 #pragma once
@@ -23,11 +30,15 @@ struct RouterConfig {
   RouterScore score = RouterScore::Softmax;
   bool pre_softmax = false;  // only with Softmax
   float scaling_factor = 1.0f;
+  std::int64_t num_groups = 0;  // 0: no group-limited routing
+  std::int64_t group_topk = 0;
 };
 
-// logits [tokens, experts] -> probs [tokens, topk], indices [tokens, topk].
+// logits [tokens, experts] -> probs [tokens, topk], indices [tokens, topk]. expert_bias
+// [experts] or nullptr (sigmoid only).
 void router_topk_forward(const RouterConfig& cfg, const float* logits, float* probs,
-                         std::int32_t* indices, std::int64_t tokens);
+                         std::int32_t* indices, std::int64_t tokens,
+                         const float* expert_bias = nullptr);
 
 // dprobs [tokens, topk] (+ forward's logits and indices) -> dlogits [tokens, experts]
 // (overwritten; zero for experts a token did not pick, except under pre-softmax where every

@@ -17,6 +17,9 @@ struct LinearWeights {
   float* dw = nullptr;             // [out, in] gradient, accumulated
   float* db = nullptr;             // [out] gradient, accumulated (nullptr when no bias)
   std::int64_t in = 0, out = 0;
+  // Row counts that change every call (MoE experts: rows depend on routing) use one oneDNN
+  // primitive for all sizes instead of one per size.
+  bool dynamic_rows = false;
 };
 
 // Scratch for the bf16 casts: two buffers of at least tokens × max(in, out) values each, plus

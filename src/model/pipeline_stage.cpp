@@ -10,6 +10,7 @@
 #include "core/threads.hpp"
 #include "kernels/bias.hpp"
 #include "kernels/elementwise.hpp"
+#include "model/moe/moe_layer.hpp"
 #include "model/norm.hpp"
 
 namespace primus::model {
@@ -58,7 +59,7 @@ PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch
   const std::int64_t T = tokens_per_micro_batch(), h = c.hidden, nl = range_.num_layers;
 
   // Build the blocks: they declare their parameters and plan their buffers.
-  BufferPlan post_scratch;
+  BufferPlan post_scratch, mtp_saved, mtp_own;
   BuildContext ctx{c, layout_, rope_tables_, linear_needs_, batch_, c.seq_length};
   if (range_.pre_process) embedding_ = std::make_unique<Embedding>(ctx);
   for (std::int64_t i = 0; i < nl; ++i) {
@@ -66,6 +67,7 @@ PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch
     const auto first = static_cast<ParamId>(layout_.params().size());
     layers_.push_back(std::make_unique<TransformerLayer>(ctx, fmt::format("decoder.layers.{}.", l), c.layer_spec(l)));
     layer_params_.emplace_back(first, static_cast<ParamId>(layout_.params().size()));
+    if (auto* moe = dynamic_cast<MoeLayer*>(&layers_.back()->mlp())) routers_.push_back(&moe->router());
   }
   if (range_.post_process) {
     const bool ln = c.norm == Norm::LayerNorm;
@@ -75,6 +77,14 @@ PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch
     // Tied output weights need the embedding on the same stage (pipeline parallelism will keep a copy).
     if (c.tied_embeddings && !embedding_) fail("internal: tied output layer without the embedding on this stage");
     output_ = std::make_unique<OutputLayer>(ctx, c.tied_embeddings ? embedding_->weight() : kNoParam, post_scratch);
+    if (c.mtp_layers > 0) {
+      // MTP layers use the embedding (shared); pipeline parallelism will keep a copy on the last stage.
+      if (!embedding_) fail("internal: multi-token prediction without the embedding on this stage");
+      mtp_ = std::make_unique<MultiTokenPrediction>(ctx, mtp_saved, mtp_own);
+      mtp_losses_.assign(static_cast<size_t>(c.mtp_layers), 0.0);
+      for (std::int64_t k = 0; k < mtp_->depth(); ++k)  // MoE MTP layers balance their load too
+        if (auto* moe = dynamic_cast<MoeLayer*>(&mtp_->layer(k).mlp())) routers_.push_back(&moe->router());
+    }
   }
   layout_.finalize();
 
@@ -95,7 +105,7 @@ PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch
   dres_ = arena_.reserve<float>(static_cast<size_t>(T * h));
   tmp_ = arena_.reserve<float>(static_cast<size_t>(T * h));
   y_scratch_ = arena_.reserve<float>(static_cast<size_t>(T * h));
-  std::int64_t scratch = post_scratch.total(), largest_set = 0;
+  std::int64_t scratch = std::max(post_scratch.total(), mtp_ ? mtp_->scratch_floats() : 0), largest_set = 0;
   for (const auto& layer : layers_) {
     scratch = std::max(scratch, layer->scratch_floats());
     largest_set = std::max(largest_set, layer->saved_floats());
@@ -107,6 +117,8 @@ PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch
     saved_.push_back(arena_.reserve<float>(static_cast<size_t>(recomputed ? 0 : layers_[static_cast<size_t>(i)]->saved_floats())));
   }
   shared_set_ = arena_.reserve<float>(static_cast<size_t>(largest_set));
+  mtp_set_ = arena_.reserve<float>(static_cast<size_t>(mtp_saved.total()));
+  mtp_own_ = arena_.reserve<float>(static_cast<size_t>(mtp_own.total()));
 
   arena_.allocate();  // one allocation, zeroed and pre-faulted
   linear_ = LinearScratch{arena_.get(cast_a_), arena_.get(cast_b_), arena_.get(bias_ws_)};
@@ -182,13 +194,33 @@ void PipelineStage::forward_layers(const MicroBatch& batch, bool keep_activation
                x + nl * T * h, arena_.get(final_out_), arena_.get(final_mean_), arena_.get(final_rstd_), T, h);
 }
 
-double PipelineStage::forward_loss(const MicroBatch& batch, float* logits) {
-  MicroBatchState state;
-  state.training = false;
+std::vector<double> PipelineStage::take_mtp_losses() {
+  std::vector<double> out = mtp_losses_;
+  std::fill(mtp_losses_.begin(), mtp_losses_.end(), 0.0);
+  return out;
+}
+
+void PipelineStage::run_mtp(const MicroBatch& batch, const MicroBatchState& state, float* dh0) {
+  const StageWeights w = weights();
+  const BlockCall bc{w, batch_, config_.seq_length, nullptr, arena_.get(scratch_), linear_, state};
+  std::vector<double>& sums = mtp_losses_;
+  double loss[64], mask[64];
+  if (mtp_->depth() > 64) fail("mtp_num_layers {} exceeds this engine's 64", mtp_->depth());
+  mtp_->run(bc, MultiTokenPrediction::Buffers{arena_.get(mtp_set_), arena_.get(mtp_own_)}, *embedding_, *output_,
+            batch.tokens, batch.labels, batch.loss_mask, arena_.get(final_out_), dh0, loss, mask,
+            [this](ParamId first, ParamId last) { grads_ready(first, last); });
+  if (state.training)
+    for (std::int64_t k = 0; k < mtp_->depth(); ++k) sums[static_cast<size_t>(k)] += loss[k] / std::max(1.0, mask[k]);
+}
+
+double PipelineStage::forward_loss(const MicroBatch& batch, float* logits, const MicroBatchState& state) {
   forward_layers(batch, /*keep_activations=*/false, state);
   const StageWeights w = weights();
   const BlockCall bc{w, batch_, config_.seq_length, nullptr, arena_.get(scratch_), linear_, state};
-  return output_->forward(bc, arena_.get(final_out_), batch.labels, batch.loss_mask, 0.0f, nullptr, logits);
+  const double loss = output_->forward(bc, arena_.get(final_out_), batch.labels, batch.loss_mask, 0.0f, nullptr, logits);
+  // Training-mode forwards (tests of the objective) include the MTP losses; evaluation does not.
+  if (mtp_ && state.training) run_mtp(batch, state, nullptr);
+  return loss;
 }
 
 double PipelineStage::forward_backward(const MicroBatch& batch, float loss_weight, const MicroBatchState& state) {
@@ -200,6 +232,7 @@ double PipelineStage::forward_backward(const MicroBatch& batch, float loss_weigh
   const BlockCall post{w, batch_, c.seq_length, nullptr, arena_.get(scratch_), linear_, state};
   const double loss_sum =
       output_->forward(post, arena_.get(final_out_), batch.labels, batch.loss_mask, loss_weight, dres, nullptr);
+  if (mtp_) run_mtp(batch, state, dres);
   if (!c.tied_embeddings) grads_ready(output_->weight(), output_->weight() + 1);
 
   float* x = arena_.get(residual_);

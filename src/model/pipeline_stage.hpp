@@ -20,6 +20,8 @@
 #include "model/block.hpp"
 #include "model/embedding.hpp"
 #include "model/model_config.hpp"
+#include "model/multi_token_prediction.hpp"
+#include "model/moe/router.hpp"
 #include "model/output_layer.hpp"
 #include "model/parameter_layout.hpp"
 #include "model/rope_table_cache.hpp"
@@ -90,13 +92,28 @@ class PipelineStage {
   // the auxiliary losses, scaled by state.aux_loss_scale) are ACCUMULATED into grads().
   // Returns Σ_t loss_t·mask_t.
   double forward_backward(const MicroBatch& batch, float loss_weight, const MicroBatchState& state = {});
-  // Forward only: Σ_t loss_t·mask_t. logits (optional) receives [tokens, padded_vocab].
-  double forward_loss(const MicroBatch& batch, float* logits = nullptr);
+  // Forward only: Σ_t loss_t·mask_t. logits (optional) receives [tokens, padded_vocab]. With a
+  // training state the MoE layers also compute (and accumulate into their metrics) their
+  // auxiliary losses, as a training forward does.
+  double forward_loss(const MicroBatch& batch, float* logits = nullptr, const MicroBatchState& state = eval_state());
+  static MicroBatchState eval_state() {
+    MicroBatchState s;
+    s.training = false;
+    return s;
+  }
+
+  // Σ over the micro-batches since the last call of each MTP depth's loss_k / Σ mask_k (what
+  // Megatron logs as 'mtp_k loss', before dividing by the number of micro-batches); resets.
+  std::vector<double> take_mtp_losses();
+
+  // The routers of this stage's MoE layers (layer order), for the expert-bias update and logging.
+  const std::vector<TopKRouter*>& routers() const { return routers_; }
 
  private:
   void forward_layers(const MicroBatch& batch, bool keep_activations, const MicroBatchState& state);
   BlockCall call(float* saved, const MicroBatchState& state);
   void grads_ready(ParamId first, ParamId last);
+  void run_mtp(const MicroBatch& batch, const MicroBatchState& state, float* dh0);
   StageWeights weights();
 
   ModelConfig config_;
@@ -110,8 +127,11 @@ class PipelineStage {
   std::vector<std::unique_ptr<TransformerLayer>> layers_;
   std::vector<std::pair<ParamId, ParamId>> layer_params_;  // [first, last) ids per layer
   std::unique_ptr<OutputLayer> output_;
+  std::unique_ptr<MultiTokenPrediction> mtp_;
+  std::vector<double> mtp_losses_;
   ParamId final_norm_w_ = kNoParam, final_norm_b_ = kNoParam;
   std::function<void(std::int64_t, std::int64_t)> grad_ready_hook_;
+  std::vector<TopKRouter*> routers_;
 
   Arena arena_;
   Arena::Slot<float> params_, grads_;
@@ -122,6 +142,7 @@ class PipelineStage {
   Arena::Slot<float> scratch_;         // shared by all blocks
   std::vector<Arena::Slot<float>> saved_;  // per layer (count 0: recomputed)
   Arena::Slot<float> shared_set_;          // recompute and evaluation
+  Arena::Slot<float> mtp_set_, mtp_own_;
   LinearScratch linear_{};
 };
 

@@ -6,6 +6,8 @@
 #include "core/error.hpp"
 #include "kernels/elementwise.hpp"
 #include "model/mlp.hpp"
+#include "model/moe/moe_layer.hpp"
+#include "model/multi_latent_attention.hpp"
 #include "model/norm.hpp"
 #include "model/self_attention.hpp"
 
@@ -30,8 +32,10 @@ TransformerLayer::TransformerLayer(const BuildContext& ctx, const std::string& p
   ln1_out_ = saved_.add(T * h);
   ln1_mean_ = saved_.add(ln ? T : 0);
   ln1_rstd_ = saved_.add(T);
-  if (spec.attention != AttentionKind::SelfAttention) fail("internal: attention kind not built");
-  attention_ = std::make_unique<SelfAttention>(ctx, prefix + "self_attention.", out_std, saved_);
+  if (spec.attention == AttentionKind::MultiLatent)
+    attention_ = std::make_unique<MultiLatentAttention>(ctx, prefix + "self_attention.", out_std, saved_);
+  else
+    attention_ = std::make_unique<SelfAttention>(ctx, prefix + "self_attention.", out_std, saved_);
   x_mid_ = saved_.add(T * h);
 
   ln2_w_ = norm_param("pre_mlp_layernorm", false);
@@ -39,8 +43,8 @@ TransformerLayer::TransformerLayer(const BuildContext& ctx, const std::string& p
   ln2_out_ = saved_.add(T * h);
   ln2_mean_ = saved_.add(ln ? T : 0);
   ln2_rstd_ = saved_.add(T);
-  if (spec.mlp != MlpKind::Dense) fail("internal: mlp kind not built");
-  mlp_ = std::make_unique<Mlp>(ctx, prefix + "mlp.", c.ffn, out_std, saved_);
+  if (spec.mlp == MlpKind::MoE) mlp_ = std::make_unique<MoeLayer>(ctx, prefix + "mlp.", saved_);
+  else mlp_ = std::make_unique<Mlp>(ctx, prefix + "mlp.", c.ffn, out_std, saved_);
   norm_ws_ = scratch_.add(norm_workspace(h));
 }
 

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/timer.hpp"
 #include "kernels/grad_norm.hpp"
+#include "train/auxiliary_losses.hpp"
 #include "train/flops.hpp"
 #include "train/training_logging.hpp"
 
@@ -68,12 +69,15 @@ IterationResult Trainer::train_step() {
     double mask_sum = 0.0;
     for (std::int64_t i = 0; i < per_micro; ++i) mask_sum += mask[i];
     const float weight = mask_sum > 0 ? static_cast<float>(1.0 / (mask_sum * static_cast<double>(a.num_micro_batches))) : 0.0f;
-    loss_sum += model_->forward_backward(model::MicroBatch{tokens, labels, mask}, weight);
+    model::MicroBatchState state;
+    state.aux_loss_scale = static_cast<float>(1.0 / static_cast<double>(a.num_micro_batches));
+    loss_sum += model_->forward_backward(model::MicroBatch{tokens, labels, mask}, weight, state);
     mask_total += mask_sum;
   }
   IterationResult r;
   r.iteration = ++iteration_;
   r.lm_loss = mask_total > 0 ? loss_sum / mask_total : 0.0;
+  r.aux_losses = finish_auxiliary_losses(*model_, a, a.num_micro_batches);
   kernels::GradSpan all{model_->grads(), model_->num_params()};
   r.grad_norm = kernels::clip_grad_norm({&all, 1}, static_cast<float>(a.clip_grad));
   if (a.check_for_nan_in_loss_and_grad && (!std::isfinite(r.lm_loss) || !std::isfinite(r.grad_norm)))

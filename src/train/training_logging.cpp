@@ -4,9 +4,20 @@
 
 #include "config/experiment_file.hpp"
 #include "core/threads.hpp"
+#include "train/auxiliary_losses.hpp"
 #include "train/flops.hpp"
 
 namespace primus::train {
+
+namespace {
+
+std::vector<std::string> loss_names(const config::Args& args) {
+  std::vector<std::string> names{"lm loss"};
+  for (auto& n : auxiliary_loss_names(args)) names.push_back(std::move(n));
+  return names;
+}
+
+}  // namespace
 
 TrainingLogging::TrainingLogging(const config::ResolvedConfig& config, const model::GPTModel& model,
                                  std::int64_t vocab_size)
@@ -17,7 +28,9 @@ TrainingLogging::TrainingLogging(const config::ResolvedConfig& config, const mod
       paths_(create_run_folder(config.args)),
       log_(make_run_logger(config.args, paths_)),
       line_(IterationLog::options_from_args(config.args,
-                                            flops_per_iteration(config.args, 1, model.config().padded_vocab))) {
+                                            flops_per_iteration(config.args, 1, model.config().padded_vocab))),
+      loss_names_(loss_names(config.args)),
+      totals_(loss_names_) {
   if (!args_.disable_tensorboard) tensorboard_ = std::make_unique<TensorBoardWriter>(paths_.tensorboard);
 }
 
@@ -42,11 +55,14 @@ void TrainingLogging::start() {
 }
 
 void TrainingLogging::iteration(const IterationResult& r, std::int64_t consumed_samples) {
-  const double losses[1] = {r.lm_loss};
-  totals_.add_iteration(losses, false);
+  losses_.assign(1, r.lm_loss);
+  losses_.insert(losses_.end(), r.aux_losses.begin(), r.aux_losses.end());
+  totals_.add_iteration(losses_, false);
   interval_seconds_ += r.seconds;
   if (tensorboard_) {
     tensorboard_->add_scalar("lm loss", r.lm_loss, r.iteration);
+    for (size_t i = 0; i < r.aux_losses.size() && i + 1 < loss_names_.size(); ++i)
+      tensorboard_->add_scalar(loss_names_[i + 1], r.aux_losses[i], r.iteration);
     tensorboard_->add_scalar("learning-rate", r.learning_rate, r.iteration);
     tensorboard_->add_scalar("grad-norm", r.grad_norm, r.iteration);
     tensorboard_->add_scalar("batch-size", static_cast<double>(args_.global_batch_size), r.iteration);

@@ -40,7 +40,9 @@ class TrainingLogging {
   RunPaths paths_;
   std::shared_ptr<spdlog::logger> log_;
   IterationLog line_;
-  LogIntervalTotals totals_{{"lm loss"}};
+  std::vector<std::string> loss_names_;  // "lm loss", then auxiliary_loss_names(args)
+  LogIntervalTotals totals_;
+  std::vector<double> losses_;           // one iteration's values, reused
   std::unique_ptr<TensorBoardWriter> tensorboard_;
   double interval_seconds_ = 0.0;
   std::optional<double> last_validation_;

@@ -11,6 +11,7 @@ struct IterationResult {
   double lm_loss = 0.0;        // this iteration's global-batch loss
   double grad_norm = 0.0;      // before clipping
   double learning_rate = 0.0;  // the rate the next iteration uses (what Megatron logs)
+  std::vector<double> aux_losses;  // auxiliary_loss_names(args) order (MoE, MTP)
   double seconds = 0.0;
 };
 

@@ -1,0 +1,118 @@
+#include "model/moe/moe_layer.hpp"
+
+#include <cmath>
+
+#include "kernels/elementwise.hpp"
+
+namespace primus::model {
+
+MoeLayer::MoeLayer(const BuildContext& ctx, const std::string& prefix, BufferPlan& saved)
+    : c_(ctx.config),
+      router_(ctx, prefix + "router.", saved, scratch_),
+      dispatcher_(ctx, saved),
+      experts_(ctx, prefix + "experts.", dispatcher_.max_rows(), saved, scratch_) {
+  const ModelConfig& c = c_;
+  const std::int64_t T = ctx.tokens(), h = c.hidden, R = dispatcher_.max_rows(), K = c.moe.topk;
+  rows_ = saved.add(R * h);
+  out_rows_ = scratch_.add(R * h);
+  d_rows_ = scratch_.add(R * h);
+  dprob_row_ = scratch_.add(R);
+  dprobs_ = scratch_.add(T * K);
+  shared_out_ = gate_ = -1;
+  if (c.moe.shared_ffn > 0) {
+    const float out_std = c.init_std / std::sqrt(2.0f * static_cast<float>(c.num_layers));
+    shared_ = std::make_unique<Mlp>(ctx, prefix + "shared_experts.", c.moe.shared_ffn, out_std, saved);
+    if (c.moe.shared_gate) {
+      gate_w_ = ctx.layout.add({.name = prefix + "shared_experts.gate_weight", .global_rows = 1, .global_cols = h,
+                                .init_std = c.init_std});
+      gate_ = saved.add(T);
+    }
+    shared_out_ = saved.add(T * h);
+    d_shared_ = scratch_.add(T * h);
+    dx_shared_ = scratch_.add(T * h);
+  }
+}
+
+std::int64_t MoeLayer::scratch_floats() const {
+  // The shared experts' own scratch sits after the layer's.
+  return scratch_.total() + (shared_ ? shared_->scratch_floats() : 0);
+}
+
+BlockCall MoeLayer::shared_call(const BlockCall& call) const {
+  return BlockCall{call.w, call.batch, call.seq, call.saved, call.scratch + scratch_.total(), call.linear, call.state};
+}
+
+void MoeLayer::forward(const BlockCall& call, const float* x, float* y) {
+  const std::int64_t T = call.tokens(), h = c_.hidden;
+  router_.forward(call, x);
+  dispatcher_.plan(call, router_.indices(call), router_.probs(call));
+  const DispatchPlan plan = dispatcher_.view(call);
+  if (call.state.training) router_.count_routed(plan.counts);
+  float* rows = call.at_saved(rows_);
+  float* out = call.at_scratch(out_rows_);
+  dispatcher_.permute(call, x, rows);
+  experts_.forward(call, plan, rows, out);
+  dispatcher_.unpermute(call, out, y);
+  if (!shared_) return;
+  float* sh = call.at_saved(shared_out_);
+  shared_->forward(shared_call(call), x, sh);
+  if (gate_w_ != kNoParam) {
+    // gate_t = sigmoid(x_t · w_g)
+    const float* wg = call.w.p(gate_w_);
+    float* g = call.at_saved(gate_);
+#pragma omp parallel for schedule(static)
+    for (std::int64_t t = 0; t < T; ++t) {
+      float z = 0.0f;
+      for (std::int64_t i = 0; i < h; ++i) z += x[t * h + i] * wg[i];
+      g[t] = 1.0f / (1.0f + std::exp(-z));
+      for (std::int64_t i = 0; i < h; ++i) y[t * h + i] += g[t] * sh[t * h + i];
+    }
+  } else {
+    kernels::add(y, sh, y, T * h);
+  }
+}
+
+void MoeLayer::backward(const BlockCall& call, const float* x, const float* dy, float* dx) {
+  const std::int64_t T = call.tokens(), h = c_.hidden, K = c_.moe.topk;
+  const DispatchPlan plan = dispatcher_.view(call);
+  float* dout = call.at_scratch(out_rows_);
+  float* drows = call.at_scratch(d_rows_);
+  float* dprob_row = call.at_scratch(dprob_row_);
+  dispatcher_.unpermute_backward(call, dy, dout);
+  experts_.backward(call, plan, call.at_saved(rows_), dout, drows, dprob_row);
+  dispatcher_.permute_backward(call, drows, dx);
+  float* dprobs = call.at_scratch(dprobs_);
+  for (std::int64_t i = 0; i < T * K; ++i) dprobs[i] = plan.row_of_slot[i] >= 0 ? dprob_row[plan.row_of_slot[i]] : 0.0f;
+  router_.backward(call, x, dprobs, dx);
+  if (!shared_) return;
+  const float* sh = call.at_saved(shared_out_);
+  float* d_sh = call.at_scratch(d_shared_);
+  float* dx_sh = call.at_scratch(dx_shared_);
+  if (gate_w_ != kNoParam) {
+    const float* g = call.at_saved(gate_);
+    const float* wg = call.w.p(gate_w_);
+    float* dwg = call.w.g(gate_w_);
+    // dz_t = (dy_t · shared_t) g_t (1 − g_t); kept in dx_sh's first T floats until used.
+    float* dz = dx_sh;
+#pragma omp parallel for schedule(static)
+    for (std::int64_t t = 0; t < T; ++t) {
+      float dot = 0.0f;
+      for (std::int64_t i = 0; i < h; ++i) {
+        dot += dy[t * h + i] * sh[t * h + i];
+        d_sh[t * h + i] = g[t] * dy[t * h + i];
+      }
+      dz[t] = dot * g[t] * (1.0f - g[t]);
+    }
+    // dw_g += Σ_t dz_t x_t (fixed order: deterministic); dx_t += dz_t w_g.
+    for (std::int64_t t = 0; t < T; ++t)
+      for (std::int64_t i = 0; i < h; ++i) dwg[i] += dz[t] * x[t * h + i];
+    for (std::int64_t t = 0; t < T; ++t)
+      for (std::int64_t i = 0; i < h; ++i) dx[t * h + i] += dz[t] * wg[i];
+    shared_->backward(shared_call(call), x, d_sh, dx_sh);
+  } else {
+    shared_->backward(shared_call(call), x, dy, dx_sh);
+  }
+  kernels::add(dx, dx_sh, dx, T * h);
+}
+
+}  // namespace primus::model

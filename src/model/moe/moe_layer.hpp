@@ -1,0 +1,47 @@
+// Megatron-Core's MoELayer as an MLP block:
+//
+//   indices, probs = router(x)                       top-k experts per token (+ auxiliary losses)
+//   rows           = dispatch(x)                     tokens sorted by expert (capacity applied)
+//   y              = combine(experts(rows, probs))   each token's expert outputs summed
+//                  + gate(x) · shared_experts(x)     when moe_shared_expert_intermediate_size is set
+//
+// gate(x) = sigmoid(x · w_g) with moe_shared_expert_gate, else 1.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "model/block.hpp"
+#include "model/mlp.hpp"
+#include "model/moe/experts.hpp"
+#include "model/moe/router.hpp"
+#include "model/moe/token_dispatcher.hpp"
+
+namespace primus::model {
+
+class MoeLayer final : public MlpBlock {
+ public:
+  // prefix: "decoder.layers.{i}.mlp."
+  MoeLayer(const BuildContext& ctx, const std::string& prefix, BufferPlan& saved);
+
+  std::int64_t scratch_floats() const override;
+  void forward(const BlockCall& call, const float* x, float* y) override;
+  void backward(const BlockCall& call, const float* x, const float* dy, float* dx) override;
+
+  TopKRouter& router() { return router_; }
+
+ private:
+  BlockCall shared_call(const BlockCall& call) const;
+
+  const ModelConfig& c_;
+  BufferPlan scratch_;
+  TopKRouter router_;
+  TokenDispatcher dispatcher_;
+  Experts experts_;
+  std::unique_ptr<Mlp> shared_;
+  ParamId gate_w_ = kNoParam;
+  std::int64_t rows_, shared_out_, gate_;                       // saved
+  std::int64_t out_rows_, d_rows_, dprob_row_, dprobs_, d_shared_, dx_shared_;  // scratch
+};
+
+}  // namespace primus::model

@@ -1,0 +1,28 @@
+// The losses a training step reports besides the lm loss, named and ordered as Megatron prints
+// them (megatron-engine.md §8, §10, §12): MoE load-balancing losses and the z-loss (each divided
+// by its coefficient, averaged over micro-batches and MoE layers), then one 'mtp_k loss' per
+// multi-token-prediction depth (averaged over micro-batches, without the scaling factor).
+// Also ends the step of every router: the expert bias is updated from the step's token counts.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "config/args.hpp"
+#include "model/pipeline_stage.hpp"
+
+namespace primus::train {
+
+// Names in print order (empty for a dense model without MTP).
+std::vector<std::string> auxiliary_loss_names(const config::Args& args);
+
+// Values for the names above from this step's micro-batches (and resets the model's counters).
+// reduce_counts sums the routers' token counts over the processes that share the batch (the
+// identity on one process); the expert bias is updated from the reduced counts.
+std::vector<double> finish_auxiliary_losses(model::PipelineStage& stage, const config::Args& args,
+                                            std::int64_t num_micro_batches,
+                                            const std::function<void(std::vector<double>&)>& reduce_counts = {});
+
+}  // namespace primus::train
