@@ -158,14 +158,14 @@ std::size_t packed_size(std::int64_t batch, std::int64_t heads, std::int64_t seq
 // Packs src (token stride ld, head stride d) transposed per tile into dst (see packed_size),
 // multiplying by mul. Call inside a parallel region: work-shares over (batch, head, tile).
 void pack_transposed(const float* src, std::int64_t ld, std::int64_t batch, std::int64_t heads,
-                     std::int64_t seq, std::int64_t d, float mul, float* dst) {
+                     std::int64_t seq, std::int64_t batch_tokens, std::int64_t d, float mul, float* dst) {
   const std::int64_t nt = (seq + T - 1) / T;
 #pragma omp for schedule(static)
   for (std::int64_t item = 0; item < batch * heads * nt; ++item) {
     const std::int64_t tile = item % nt, bh = item / nt;
     const std::int64_t b = bh / heads, h = bh % heads;
     const std::int64_t s0 = tile * T, n = std::min(T, seq - s0);
-    copy_transposed(src + (b * seq + s0) * ld + h * d, ld, n, d, mul, dst + item * d * T);
+    copy_transposed(src + (b * batch_tokens + s0) * ld + h * d, ld, n, d, mul, dst + item * d * T);
   }
 }
 
@@ -196,6 +196,8 @@ void AttentionShape::validate() const {
          "kernels)",
          head_dim, v_dim());
   if (softmax_scale < 0.0f) fail("attention: softmax_scale {} is negative", softmax_scale);
+  if ((batch_tokens && batch_tokens < seq) || (lse_stride && lse_stride < seq))
+    fail("attention: batch token stride {} / lse stride {} shorter than the sequence {}", batch_tokens, lse_stride, seq);
   if (q_stride() < heads * head_dim || k_stride() < groups * head_dim ||
       v_stride() < groups * v_dim() || o_stride() < heads * v_dim())
     fail("attention: token strides (q {}, k {}, v {}, out {}) smaller than the packed row",
@@ -224,6 +226,7 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
                        float* out, float* lse, float* workspace, std::size_t workspace_floats) {
   s.validate();
   const std::int64_t dk = s.head_dim, dv = s.v_dim(), S = s.seq, H = s.heads;
+  const std::int64_t BT = s.batch_token_stride(), LS = s.lse_row_stride();
   const std::int64_t per_group = s.heads / s.groups;
   const std::int64_t ldq = s.q_stride(), ldk = s.k_stride(), ldv = s.v_stride();
   const std::int64_t ldo = s.o_stride();
@@ -238,7 +241,7 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
 
 #pragma omp parallel num_threads(nt)
   {
-    pack_transposed(k, ldk, s.batch, s.groups, S, dk, 1.0f, kt_all);
+    pack_transposed(k, ldk, s.batch, s.groups, S, BT, dk, 1.0f, kt_all);
     float* ws = workspace + packed_k + per * static_cast<std::size_t>(omp_get_thread_num());
     float* qs = ws;             // [T][dk]
     float* acc = qs + T * dk;   // [T][dv]
@@ -253,19 +256,19 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
       const std::int64_t bh = item % (s.batch * H);
       const std::int64_t b = bh / H, h = bh % H, g = h / per_group;
       const std::int64_t q0 = qt * T, nq = std::min(T, S - q0);
-      copy_rows(q + (b * S + q0) * ldq + h * dk, ldq, nq, dk, qmul, qs);
+      copy_rows(q + (b * BT + q0) * ldq + h * dk, ldq, nq, dk, qmul, qs);
       std::fill(acc, acc + T * dv, 0.0f);
       std::fill(mrow, mrow + T, -kInf);
       std::fill(lrow, lrow + T, 0.0f);
-      for (std::int64_t ktile = 0; ktile <= qt; ++ktile) {
+      for (std::int64_t ktile = 0; ktile < (s.causal ? qt + 1 : nqt); ++ktile) {
         const std::int64_t k0 = ktile * T, nk = std::min(T, S - k0);
-        const bool diagonal = ktile == qt;
+        const bool diagonal = s.causal && ktile == qt;
         const Part part = diagonal ? Part::Lower : Part::All;
         tile_abt(qs, kt_all + ((b * s.groups + g) * nqt + ktile) * dk * T, sc, dk, part);
         for (std::int64_t i = 0; i < nq; ++i) {
           float* row = sc + i * T;
-          if (diagonal)  // key j > query i, and keys past the end, are masked out
-            for (std::int64_t j = std::min(i + 1, nk); j < T; ++j) row[j] = -kInf;
+          // key j > query i (causal), and keys past the end, are masked out
+          for (std::int64_t j = diagonal ? std::min(i + 1, nk) : nk; j < T; ++j) row[j] = -kInf;
           v16 r0 = simd::load(row), r1 = simd::load(row + 16), r2 = simd::load(row + 32),
               r3 = simd::load(row + 48);
           const float mx = simd::hmax(simd::vmax(simd::vmax(r0, r1), simd::vmax(r2, r3)));
@@ -288,15 +291,15 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
           }
         }
         for (std::int64_t i = nq; i < T; ++i) std::fill(sc + i * T, sc + i * T + T, 0.0f);
-        tile_ab_acc(sc, nk, v + (b * S + k0) * ldv + g * dv, ldv, acc, dv, part);
+        tile_ab_acc(sc, nk, v + (b * BT + k0) * ldv + g * dv, ldv, acc, dv, part);
       }
       for (std::int64_t i = 0; i < nq; ++i) {
         const float inv = 1.0f / lrow[i];
-        float* o = out + (b * S + q0 + i) * ldo + h * dv;
+        float* o = out + (b * BT + q0 + i) * ldo + h * dv;
         const float* a = acc + i * dv;
 #pragma omp simd
         for (std::int64_t c = 0; c < dv; ++c) o[c] = a[c] * inv;
-        lse[(b * H + h) * S + q0 + i] = (mrow[i] + std::log2(lrow[i])) * simd::kLn2;
+        lse[(b * H + h) * LS + q0 + i] = (mrow[i] + std::log2(lrow[i])) * simd::kLn2;
       }
     }
   }
@@ -308,6 +311,7 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
                         std::size_t workspace_floats) {
   s.validate();
   const std::int64_t dk = s.head_dim, dv = s.v_dim(), S = s.seq, H = s.heads, G = s.groups;
+  const std::int64_t BT = s.batch_token_stride(), LS = s.lse_row_stride();
   const std::int64_t per_group = H / G;
   const std::int64_t ldq = s.q_stride(), ldk = s.k_stride(), ldv = s.v_stride();
   const std::int64_t ldo = s.o_stride();
@@ -332,16 +336,17 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
 #pragma omp parallel num_threads(nt)
   {
     float* ws = thread_ws + per * static_cast<std::size_t>(omp_get_thread_num());
-    pack_transposed(k, ldk, s.batch, G, S, dk, 1.0f, kt_all);
-    pack_transposed(v, ldv, s.batch, G, S, dv, 1.0f, vt_all);
-    pack_transposed(q, ldq, s.batch, H, S, dk, qmul, qt_all);
-    pack_transposed(dout, ldo, s.batch, H, S, dv, 1.0f, gt_all);
+    pack_transposed(k, ldk, s.batch, G, S, BT, dk, 1.0f, kt_all);
+    pack_transposed(v, ldv, s.batch, G, S, BT, dv, 1.0f, vt_all);
+    pack_transposed(q, ldq, s.batch, H, S, BT, dk, qmul, qt_all);
+    pack_transposed(dout, ldo, s.batch, H, S, BT, dv, 1.0f, gt_all);
 
 #pragma omp for collapse(2) schedule(static)
     for (std::int64_t bs = 0; bs < s.batch * S; ++bs)
       for (std::int64_t h = 0; h < H; ++h) {
-        const float* o = out + bs * ldo + h * dv;
-        const float* g = dout + bs * ldo + h * dv;
+        const std::int64_t row = (bs / S) * BT + bs % S;
+        const float* o = out + row * ldo + h * dv;
+        const float* g = dout + row * ldo + h * dv;
         float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
         for (std::int64_t c = 0; c < dv; ++c) acc += o[c] * g[c];
@@ -364,18 +369,18 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
         const std::int64_t bh = item % (s.batch * H);
         const std::int64_t b = bh / H, h = bh % H, g = h / per_group;
         const std::int64_t q0 = qt * T, nq = std::min(T, S - q0);
-        copy_rows(q + (b * S + q0) * ldq + h * dk, ldq, nq, dk, qmul, qs);
-        copy_rows(dout + (b * S + q0) * ldo + h * dv, ldo, nq, dv, 1.0f, gs);
+        copy_rows(q + (b * BT + q0) * ldq + h * dk, ldq, nq, dk, qmul, qs);
+        copy_rows(dout + (b * BT + q0) * ldo + h * dv, ldo, nq, dv, 1.0f, gs);
         for (std::int64_t i = 0; i < T; ++i) {
-          lse2[i] = i < nq ? lse[(b * H + h) * S + q0 + i] * simd::kLog2e : kInf;
+          lse2[i] = i < nq ? lse[(b * H + h) * LS + q0 + i] * simd::kLog2e : kInf;
           drow[i] = i < nq ? delta[(b * H + h) * S + q0 + i] : 0.0f;
         }
         std::fill(acc, acc + T * dk, 0.0f);
-        for (std::int64_t ktile = 0; ktile <= qt; ++ktile) {
+        for (std::int64_t ktile = 0; ktile < (s.causal ? qt + 1 : nqt); ++ktile) {
           const std::int64_t k0 = ktile * T, nk = std::min(T, S - k0);
-          const float* kbase = k + (b * S + k0) * ldk + g * dk;
+          const float* kbase = k + (b * BT + k0) * ldk + g * dk;
           const std::int64_t tile_index = (b * G + g) * nqt + ktile;
-          const bool diagonal = ktile == qt;
+          const bool diagonal = s.causal && ktile == qt;
           const Part part = diagonal ? Part::Lower : Part::All;
           tile_abt(qs, kt_all + tile_index * dk * T, pt, dk, part);
           tile_abt(gs, vt_all + tile_index * dv * T, dp, dv, part);
@@ -386,13 +391,12 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
               const v16 p = simd::exp2(simd::load(prow + 16 * x) - lse2[i]);
               simd::store(prow + 16 * x, p * (simd::load(dprow + 16 * x) - drow[i]));
             }
-            if (diagonal)
-              for (std::int64_t j = std::min(i + 1, nk); j < T; ++j) prow[j] = 0.0f;
+            for (std::int64_t j = diagonal ? std::min(i + 1, nk) : nk; j < T; ++j) prow[j] = 0.0f;
           }
           tile_ab_acc(pt, nk, kbase, ldk, acc, dk, part);
         }
         for (std::int64_t i = 0; i < nq; ++i) {
-          float* o = dq + (b * S + q0 + i) * ldq + h * dk;
+          float* o = dq + (b * BT + q0 + i) * ldq + h * dk;
           const float* a = acc + i * dk;
 #pragma omp simd
           for (std::int64_t c = 0; c < dk; ++c) o[c] = a[c] * scale;
@@ -417,28 +421,28 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
         const std::int64_t bg = item % (s.batch * G);
         const std::int64_t b = bg / G, g = bg % G;
         const std::int64_t k0 = ktile * T, nk = std::min(T, S - k0);
-        copy_rows(k + (b * S + k0) * ldk + g * dk, ldk, nk, dk, 1.0f, kc);
-        copy_rows(v + (b * S + k0) * ldv + g * dv, ldv, nk, dv, 1.0f, vc);
+        copy_rows(k + (b * BT + k0) * ldk + g * dk, ldk, nk, dk, 1.0f, kc);
+        copy_rows(v + (b * BT + k0) * ldv + g * dv, ldv, nk, dv, 1.0f, vc);
         std::fill(dka, dka + T * dk, 0.0f);
         std::fill(dva, dva + T * dv, 0.0f);
         for (std::int64_t h = g * per_group; h < (g + 1) * per_group; ++h) {
-          for (std::int64_t qtile = ktile; qtile < nqt; ++qtile) {
+          for (std::int64_t qtile = s.causal ? ktile : 0; qtile < nqt; ++qtile) {
             const std::int64_t q0 = qtile * T, nq = std::min(T, S - q0);
-            const float* qbase = q + (b * S + q0) * ldq + h * dk;
-            const float* gbase = dout + (b * S + q0) * ldo + h * dv;
+            const float* qbase = q + (b * BT + q0) * ldq + h * dk;
+            const float* gbase = dout + (b * BT + q0) * ldo + h * dv;
             for (std::int64_t i = 0; i < T; ++i) {
-              lse2[i] = i < nq ? lse[(b * H + h) * S + q0 + i] * simd::kLog2e : kInf;
+              lse2[i] = i < nq ? lse[(b * H + h) * LS + q0 + i] * simd::kLog2e : kInf;
               drow[i] = i < nq ? delta[(b * H + h) * S + q0 + i] : 0.0f;
             }
             const std::int64_t tile_index = (b * H + h) * nqt + qtile;
-            const Part part = qtile == ktile ? Part::Upper : Part::All;
+            const bool diagonal = s.causal && qtile == ktile;
+            const Part part = diagonal ? Part::Upper : Part::All;
             tile_abt(kc, qt_all + tile_index * dk * T, pt, dk, part);
             tile_abt(vc, gt_all + tile_index * dv * T, dp, dv, part);
             const v16 l0 = simd::load(lse2), l1 = simd::load(lse2 + 16),
                       l2 = simd::load(lse2 + 32), l3 = simd::load(lse2 + 48);
             const v16 d0 = simd::load(drow), d1 = simd::load(drow + 16),
                       d2 = simd::load(drow + 32), d3 = simd::load(drow + 48);
-            const bool diagonal = qtile == ktile;
             for (std::int64_t j = 0; j < T; ++j) {
               float* prow = pt + j * T;
               float* dprow = dp + j * T;
@@ -462,8 +466,8 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
           }
         }
         for (std::int64_t j = 0; j < nk; ++j) {
-          float* ok = dk_out + (b * S + k0 + j) * ldk + g * dk;
-          float* ov = dv_out + (b * S + k0 + j) * ldv + g * dv;
+          float* ok = dk_out + (b * BT + k0 + j) * ldk + g * dk;
+          float* ov = dv_out + (b * BT + k0 + j) * ldv + g * dv;
           const float* ak = dka + j * dk;
           const float* av = dva + j * dv;
 #pragma omp simd

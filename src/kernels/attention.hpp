@@ -14,7 +14,8 @@
 //   out, dout  [batch, seq, heads,  v_head_dim] token stride ld_o
 //   lse        [batch, heads, seq]              natural-log logsumexp of each query's scaled scores
 // Query head h attends with kv group h / (heads/groups) (Megatron's GQA grouping).
-// Scores are scaled by softmax_scale (default 1/sqrt(head_dim)); query i attends to keys j <= i.
+// Scores are scaled by softmax_scale (default 1/sqrt(head_dim)); query i attends to keys j <= i
+// (causal, the default) or to every key (causal = false).
 // v_head_dim may differ from head_dim (DeepSeek MLA); both must be multiples of 16.
 //
 // Forward saves only `out` and `lse`. Backward recomputes scores per tile in two passes that
@@ -51,8 +52,17 @@ struct AttentionShape {
   std::int64_t v_head_dim = 0;  // v/out head dim; 0 = head_dim (differs for MLA: 128 vs 192)
   float softmax_scale = 0.0f;   // 0 = 1/sqrt(head_dim); MLA passes its mscale-adjusted value
   std::int64_t ld_v = 0;
+  // false: every query attends to every key (context parallelism's blocks of earlier chunks).
+  bool causal = true;
+  // Tokens between (b, s) and (b + 1, s) of every operand (0 = seq): a view of `seq` tokens
+  // inside longer rows, e.g. one chunk of a context-parallel rank's two chunks.
+  std::int64_t batch_tokens = 0;
+  // lse / internal row stride between (b, h) and (b, h + 1) (0 = seq), for the same views.
+  std::int64_t lse_stride = 0;
 
   std::int64_t v_dim() const { return v_head_dim ? v_head_dim : head_dim; }
+  std::int64_t batch_token_stride() const { return batch_tokens ? batch_tokens : seq; }
+  std::int64_t lse_row_stride() const { return lse_stride ? lse_stride : seq; }
   float scale() const;
   std::int64_t q_stride() const { return ld_q ? ld_q : heads * head_dim; }
   std::int64_t k_stride() const { return ld_kv ? ld_kv : groups * head_dim; }
