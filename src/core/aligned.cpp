@@ -2,10 +2,12 @@
 
 #include <omp.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
 #include "core/error.hpp"
+#include "core/memory_budget.hpp"
 
 namespace primus {
 
@@ -47,12 +49,16 @@ Arena& Arena::operator=(Arena&& o) noexcept {
 std::size_t Arena::reserve_bytes(std::size_t bytes) {
   if (done_) fail("internal: Arena::reserve after allocate (reserve every buffer first)");
   const std::size_t offset = reserved_;
+  // A plan past the address space is a configuration far too large, not a wrapped-around size.
+  if (bytes > SIZE_MAX - kAlign || align_up(bytes) > SIZE_MAX - reserved_)
+    fail("the memory plan exceeds the address space (micro_batch_size, seq_length or the model's sizes are far too large)");
   reserved_ += align_up(bytes);
   return offset;
 }
 
 void Arena::allocate() {
   if (done_) fail("internal: Arena::allocate called twice");
+  AllocationCheckScope::before_allocation(reserved_);  // a run's memory plan vs the machine
   base_ = static_cast<std::byte*>(aligned_alloc_bytes(reserved_));
   parallel_zero(base_, reserved_);
   done_ = true;

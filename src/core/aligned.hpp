@@ -93,11 +93,13 @@ class Arena {
 
   template <typename T>
   Slot<T> reserve(std::size_t count) {
+    if (count > SIZE_MAX / sizeof(T)) return Slot<T>{reserve_bytes(SIZE_MAX), count};  // refused there
     return Slot<T>{reserve_bytes(count * sizeof(T)), count};
   }
   // Reserves `bytes` (rounded up to 64) and returns the offset.
   std::size_t reserve_bytes(std::size_t bytes);
-  // Allocates and zeroes the block for everything reserved so far.
+  // Allocates and zeroes the block for everything reserved so far, after the installed memory
+  // check (core/memory_budget.hpp) agreed.
   void allocate();
 
   bool allocated() const { return done_; }
