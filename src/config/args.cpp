@@ -1,6 +1,7 @@
 #include "config/args.hpp"
 
 #include "config/args_from_values.hpp"
+#include "config/schema.hpp"
 #include "core/error.hpp"
 
 namespace primus::config {
@@ -22,6 +23,12 @@ template <typename T>
 void assign(std::vector<T>& out, const Value& v) {
   out.clear();
   if (v.is_null()) return;
+  if (!v.is_list()) {  // a scalar written for a list argument: one element
+    T t{};
+    assign(t, v);
+    out.push_back(std::move(t));
+    return;
+  }
   for (const auto& item : v.as_list()) {
     T t{};
     assign(t, item);
@@ -43,8 +50,8 @@ void assign(std::optional<T>& out, const Value& v) {
 
 Args args_from_values(const std::map<std::string, Setting>& values) {
   Args args;
-#define PRIMUS_ARGUMENT(key, ...)                          \
-  if (auto it = values.find(#key); it != values.end())     \
+#define PRIMUS_ARGUMENT(key, ...)                                     \
+  if (auto it = values.find(key_of_identifier(#key)); it != values.end()) \
     assign(args.key, it->second.value);
 #include "config/generated/arguments.inc"
 #undef PRIMUS_ARGUMENT

@@ -23,11 +23,25 @@ const Setting& ResolvedConfig::at(const std::string& key) const {
 
 namespace {
 
-// Every key in a layer must be an argument this project knows.
-void check_known(const Layer& layer) {
+// Every key in a layer must be an argument this project knows; aliases (Megatron-LM's newer dest
+// names, fork spellings) become the key they name.
+Layer canonical(const Layer& layer) {
   const Schema& schema = Schema::instance();
-  for (const auto& [key, setting] : layer.settings())
-    if (!schema.find(key)) fail("{}: {}", setting.origin.describe(), schema.unknown_key_message(key));
+  Layer out;
+  for (const auto& [key, setting] : layer.settings()) {
+    CanonicalKey c = schema.canonical(key);
+    if (!c.spec) fail("{}: {}", setting.origin.describe(), schema.unknown_key_message(key));
+    Setting s = setting;
+    if (c.alias) {
+      if (c.alias->inverted) s.value = Value{!schema.coerce(*c.spec, s.value, s.origin).as_bool()};
+      if (const Setting* both = layer.find(c.spec->key); both && !(schema.coerce(*c.spec, both->value, both->origin) ==
+                                                                     schema.coerce(*c.spec, s.value, s.origin)))
+        fail("{}: {} sets {} (its alias) to {}, but {} sets {} to {}", s.origin.describe(), key, c.spec->key,
+             s.value.to_yaml(), both->origin.describe(), c.spec->key, both->value.to_yaml());
+    }
+    out.set(c.spec->key, std::move(s));
+  }
+  return out;
 }
 
 std::optional<int64_t> world_size_from_environment() {
@@ -59,15 +73,12 @@ ResolvedConfig resolve(const ResolveOptions& options) {
   if (exp.model) {
     LoadedPreset model = load_preset_chain({*exp.model, exp_dir, builtin_models_dir(), exp.model_at, Origin::Kind::kPreset});
     out.model_preset = model.path;
-    check_known(model.layer);
-    merged.merge_from(model.layer);
+    merged.merge_from(canonical(model.layer));
   }
   // 3. The experiment's overrides, 4. the command line.
-  check_known(exp.overrides);
-  merged.merge_from(exp.overrides);
-  Layer cli = parse_command_line_overrides(options.overrides);
-  merged.merge_from(cli);
-  check_known(merged);  // a custom trainer config may hold unknown keys too
+  merged.merge_from(canonical(exp.overrides));
+  merged.merge_from(canonical(parse_command_line_overrides(options.overrides)));
+  merged = canonical(merged);  // a custom trainer config may hold unknown keys or aliases too
 
   // Type every value; keys nothing set get the schema's default.
   const Schema& schema = Schema::instance();

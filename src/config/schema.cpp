@@ -33,6 +33,20 @@ const RawRow kRows[] = {
 #undef PRIMUS_ARGUMENT
 };
 
+struct RawAlias {
+  const char* key;
+  const char* target;
+  const char* note;
+};
+
+const RawAlias kAliases[] = {
+#define PRIMUS_ARGUMENT(...)
+#define PRIMUS_ALIAS(key, target, note) {key, target, note},
+#include "config/generated/arguments.inc"
+#undef PRIMUS_ALIAS
+#undef PRIMUS_ARGUMENT
+};
+
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
   if (s.empty()) return out;
@@ -61,6 +75,19 @@ std::string hyphenate(std::string key) {
 
 }  // namespace
 
+std::string key_of_identifier(const char* identifier) {
+  std::string key;
+  for (const char* c = identifier; *c; ++c) {
+    if (c[0] == '_' && c[1] == '_') {
+      key += '.';
+      ++c;
+    } else {
+      key += *c;
+    }
+  }
+  return key;
+}
+
 const char* type_description(ArgType type) {
   switch (type) {
     case ArgType::kBool: return "true or false";
@@ -84,7 +111,7 @@ bool ArgumentSpec::nullable() const {
 Schema::Schema() {
   for (const RawRow& r : kRows) {
     ArgumentSpec s;
-    s.key = r.key;
+    s.key = key_of_identifier(r.key);
     s.type_name = r.type;
     s.type = parse_type(r.type);
     s.from_megatron = std::string(r.origin) == "megatron";
@@ -101,6 +128,7 @@ Schema::Schema() {
     s.choices = split(r.choices, ',');
     s.group = r.group;
     s.acted_on = std::string(r.effect) == "engine";
+    s.refused = std::string(r.effect) == "refused";
     s.note = r.note;
     by_key_[s.key] = specs_.size();
     keys_.push_back(s.key);
@@ -114,6 +142,27 @@ Schema::Schema() {
     by_flag_.emplace("--" + s.key, FlagMatch{&s, std::nullopt});
     by_flag_.emplace(hyphenate(s.key), FlagMatch{&s, std::nullopt});
   }
+  for (const RawAlias& a : kAliases) {
+    AliasSpec alias{a.key, a.target, false, a.note};
+    if (alias.target.starts_with("!")) {
+      alias.inverted = true;
+      alias.target.erase(0, 1);
+    }
+    const ArgumentSpec* target = find(alias.target);
+    if (!target) fail("arguments table: alias '{}' names unknown key '{}'", alias.key, alias.target);
+    if (alias.inverted && target->type != ArgType::kBool)
+      fail("arguments table: inverted alias '{}' needs a boolean target", alias.key);
+    if (find(alias.key)) fail("arguments table: '{}' is both an argument and an alias", alias.key);
+    aliases_.push_back(std::move(alias));
+  }
+  for (size_t i = 0; i < aliases_.size(); ++i) {
+    alias_by_key_[aliases_[i].key] = i;
+    keys_.push_back(aliases_[i].key);
+    // --layernorm-epsilon / --layernorm_epsilon spell the alias; the resolver canonicalises it.
+    const ArgumentSpec* target = find(aliases_[i].target);
+    by_flag_.emplace("--" + aliases_[i].key, FlagMatch{target, std::nullopt, &aliases_[i]});
+    by_flag_.emplace(hyphenate(aliases_[i].key), FlagMatch{target, std::nullopt, &aliases_[i]});
+  }
   std::sort(keys_.begin(), keys_.end());
 }
 
@@ -125,6 +174,14 @@ const Schema& Schema::instance() {
 const ArgumentSpec* Schema::find(const std::string& key) const {
   auto it = by_key_.find(key);
   return it == by_key_.end() ? nullptr : &specs_[it->second];
+}
+
+CanonicalKey Schema::canonical(const std::string& key) const {
+  if (const ArgumentSpec* spec = find(key)) return {spec, nullptr};
+  auto it = alias_by_key_.find(key);
+  if (it == alias_by_key_.end()) return {};
+  const AliasSpec& alias = aliases_[it->second];
+  return {find(alias.target), &alias};
 }
 
 FlagMatch Schema::find_flag(const std::string& flag) const {
@@ -204,12 +261,20 @@ Value Schema::coerce(const ArgumentSpec& spec, const Value& value, const Origin&
     Value::List items;
     if (value.is_list()) {
       items = value.as_list();
-    } else if (value.is_string() && spec.type == ArgType::kStrList) {
+    } else if (value.is_string() && spec.type == ArgType::kStrList &&
+               value.as_string().find_first_of(" \t") != std::string::npos) {
       std::stringstream in(value.as_string());  // "0.3 pathA 0.7 pathB", as on a command line
       std::string word;
       while (in >> word) items.emplace_back(word);
+    } else if (value.is_string() && spec.type != ArgType::kStrList && value.as_string().find(',') != std::string::npos) {
+      for (const auto& item : split(value.as_string(), ','))  // "0,3,4,7": a list of numbers as text
+        items.push_back(parse_plain_scalar(item));
     } else {
-      items.push_back(value);
+      // A scalar the user wrote stays a scalar (moe_router_load_balancing_type: seq_aux_loss), as
+      // upstream keeps it; the typed arguments read it as a one-element list.
+      Value element = coerce_scalar(element_type(spec.type), spec, value, where);
+      check_choice(spec, element, where);
+      return element;
     }
     Value::List out;
     for (const auto& item : items) {

@@ -33,6 +33,7 @@ struct ArgumentSpec {
   std::string group;
   bool from_megatron = true;         // a Megatron-LM argument (false: a Primus key)
   bool acted_on = false;             // this engine uses it; otherwise "accepted, no effect here"
+  bool refused = false;              // changes results and is not built: train refuses a non-default value
   std::string note;
 
   bool is_list() const { return type == ArgType::kIntList || type == ArgType::kFloatList || type == ArgType::kStrList; }
@@ -41,10 +42,26 @@ struct ArgumentSpec {
   const Value& effective_default() const { return primus_default ? *primus_default : megatron_default; }
 };
 
+// A key that names another one (Megatron-LM's newer dests, fork spellings): setting it sets the
+// canonical key, negated for an inverted boolean alias.
+struct AliasSpec {
+  std::string key;                   // "layernorm_epsilon"
+  std::string target;                // "norm_epsilon"
+  bool inverted = false;             // use_mamba_mem_eff_path = !disable_mamba_mem_eff_path
+  std::string note;
+};
+
+// A key as written, resolved to the argument it sets.
+struct CanonicalKey {
+  const ArgumentSpec* spec = nullptr;
+  const AliasSpec* alias = nullptr;  // set when the key was an alias
+};
+
 // A command-line token matched to the schema.
 struct FlagMatch {
-  const ArgumentSpec* spec = nullptr;
-  std::optional<bool> implied;  // set for store_true/store_false spellings
+  const ArgumentSpec* spec = nullptr;  // the argument it sets (an alias' canonical key)
+  std::optional<bool> implied;         // set for store_true/store_false spellings
+  const AliasSpec* alias = nullptr;    // set when the flag spells an alias key
 };
 
 class Schema {
@@ -52,6 +69,9 @@ class Schema {
   static const Schema& instance();
 
   const ArgumentSpec* find(const std::string& key) const;
+  // `key` or an alias of it; spec is null for an unknown key.
+  CanonicalKey canonical(const std::string& key) const;
+  const std::vector<AliasSpec>& aliases() const { return aliases_; }
   // "--tensor-model-parallel-size", "--no-bias-swiglu-fusion", "--hidden_size", "--hidden-size".
   FlagMatch find_flag(const std::string& flag) const;
   const std::vector<ArgumentSpec>& all() const { return specs_; }
@@ -67,11 +87,17 @@ class Schema {
  private:
   Schema();
   std::vector<ArgumentSpec> specs_;
-  std::vector<std::string> keys_;
+  std::vector<AliasSpec> aliases_;
+  std::vector<std::string> keys_;                  // every key users may write (aliases too), sorted
   std::unordered_map<std::string, size_t> by_key_;
+  std::unordered_map<std::string, size_t> alias_by_key_;
   std::unordered_map<std::string, FlagMatch> by_flag_;
 };
 
 const char* type_description(ArgType type);
+
+// A key from its C++ identifier in the generated tables: keys of nested blocks are spelled with
+// "__" there ("torch_compile__enable" is torch_compile.enable).
+std::string key_of_identifier(const char* identifier);
 
 }  // namespace primus::config

@@ -135,7 +135,8 @@ void check_parallel_layout(Values& v, ResolvedConfig& c, int64_t world) {
   // Pipeline split.
   int64_t layers = v.integer("num_layers");
   if (!v.is_null("decoder_pipeline_manual_split_list")) {
-    const auto& split = v.get("decoder_pipeline_manual_split_list").as_list();
+    const Value& given = v.get("decoder_pipeline_manual_split_list");
+    const Value::List split = given.is_list() ? given.as_list() : Value::List{given};
     int64_t sum = 0;
     for (const auto& s : split) sum += s.as_int();
     if (int64_t(split.size()) != pp || sum != layers)

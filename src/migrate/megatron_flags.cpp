@@ -60,7 +60,7 @@ MegatronFlags read_megatron_flags(const std::vector<std::string>& tokens) {
     }
     i = end;
   }
-  out.layer = config::parse_command_line_overrides(known);
+  out.layer = config::parse_command_line_overrides(known, config::ListValues::kMegatron);
   return out;
 }
 

@@ -122,7 +122,7 @@ const BadCase kCases[] = {
      {"expert parallelism needs a mixture-of-experts model"}},
     {"flag_given_a_value", {{"e.yaml", tiny("  seed: 1\n")}}, {"--swiglu=maybe"}, 1, {"--swiglu takes no value"}},
     {"flag_without_value", {{"e.yaml", tiny("  seed: 1\n")}}, {"--num-layers"}, 1, {"--num-layers needs a value"}},
-    {"stray_token", {{"e.yaml", tiny("  seed: 1\n")}}, {"num_layers=3"}, 1, {"unexpected 'num_layers=3'"}},
+    {"stray_token", {{"e.yaml", tiny("  seed: 1\n")}}, {"3"}, 1, {"unexpected '3'"}},
     {"bases_not_names", {{"e.yaml", "model: m.yaml\n"}, {"m.yaml", "bases: [1]\n"}}, {}, 1, {"m.yaml:1", "bases lists file names"}},
     {"train_iters_missing", {{"e.yaml", tiny("  train_iters: null\n")}}, {}, 1, {"train_iters is not set"}},
 };

@@ -23,10 +23,12 @@ TEST(ConfigSchema, EveryMegatronArgumentIsKnownWithItsFlag) {
     std::string flags, dest;
     std::getline(fields, flags, '\t');
     std::getline(fields, dest, '\t');
-    ASSERT_NE(schema.find(dest), nullptr) << dest;
+    // A dest Megatron-LM has since renamed is an alias of its canonical key here.
+    const ArgumentSpec* spec = schema.canonical(dest).spec;
+    ASSERT_NE(spec, nullptr) << dest;
     std::stringstream each(flags);
     std::string flag;
-    while (std::getline(each, flag, '|')) EXPECT_EQ(schema.find_flag(flag).spec, schema.find(dest)) << flag;
+    while (std::getline(each, flag, '|')) EXPECT_EQ(schema.find_flag(flag).spec, spec) << flag;
     ++rows;
   }
   EXPECT_GT(rows, 500);
