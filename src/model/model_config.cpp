@@ -33,7 +33,7 @@ void read_moe(const config::Args& a, ModelConfig& c) {
   m.bias_update_rate = static_cast<float>(a.moe_router_bias_update_rate);
   m.z_loss_coeff = static_cast<float>(a.moe_z_loss_coeff.value_or(0.0));
   if (a.moe_expert_capacity_factor && *a.moe_expert_capacity_factor >= 0.0)
-    m.capacity_factor = static_cast<float>(*a.moe_expert_capacity_factor);
+    m.capacity_factor = *a.moe_expert_capacity_factor;
   m.drop_by_position = a.moe_token_drop_policy == "position";
   m.pad_to_capacity = a.moe_pad_expert_input_to_capacity;
   if (a.moe_router_dtype == "fp64") unsupported("moe_router_dtype fp64 (use fp32)");

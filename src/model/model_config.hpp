@@ -39,7 +39,7 @@ struct MoeConfig {
   float bias_update_rate = 1e-3f;
   std::vector<std::pair<LoadBalancing, float>> balancing;  // type and coefficient
   float z_loss_coeff = 0.0f;
-  float capacity_factor = -1.0f;           // < 0: dropless
+  double capacity_factor = -1.0;           // < 0: dropless
   bool drop_by_position = false;           // moe_token_drop_policy position (else probs)
   bool pad_to_capacity = false;
   bool router_fp32 = false;                // moe_router_dtype fp32 (bf16 runs: router GEMM in fp32)

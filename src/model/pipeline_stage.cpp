@@ -67,7 +67,10 @@ PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch
     const auto first = static_cast<ParamId>(layout_.params().size());
     layers_.push_back(std::make_unique<TransformerLayer>(ctx, fmt::format("decoder.layers.{}.", l), c.layer_spec(l)));
     layer_params_.emplace_back(first, static_cast<ParamId>(layout_.params().size()));
-    if (auto* moe = dynamic_cast<MoeLayer*>(&layers_.back()->mlp())) routers_.push_back(&moe->router());
+    if (auto* moe = dynamic_cast<MoeLayer*>(&layers_.back()->mlp())) {
+      routers_.push_back(&moe->router());
+      moe_layers_.emplace_back(fmt::format("decoder.layers.{}", l), moe);
+    }
   }
   if (range_.post_process) {
     const bool ln = c.norm == Norm::LayerNorm;
@@ -83,7 +86,10 @@ PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch
       mtp_ = std::make_unique<MultiTokenPrediction>(ctx, mtp_saved, mtp_own);
       mtp_losses_.assign(static_cast<size_t>(c.mtp_layers), 0.0);
       for (std::int64_t k = 0; k < mtp_->depth(); ++k)  // MoE MTP layers balance their load too
-        if (auto* moe = dynamic_cast<MoeLayer*>(&mtp_->layer(k).mlp())) routers_.push_back(&moe->router());
+        if (auto* moe = dynamic_cast<MoeLayer*>(&mtp_->layer(k).mlp())) {
+          routers_.push_back(&moe->router());
+          moe_layers_.emplace_back(fmt::format("mtp.layers.{}.transformer_layer", k), moe);
+        }
     }
   }
   layout_.finalize();
@@ -192,6 +198,13 @@ void PipelineStage::forward_layers(const MicroBatch& batch, bool keep_activation
   const auto nl = static_cast<std::int64_t>(layers_.size());
   norm_forward(c.norm, c.norm_eps, NormParams{w.p(final_norm_w_), w.p(final_norm_b_), nullptr, nullptr},
                x + nl * T * h, arena_.get(final_out_), arena_.get(final_mean_), arena_.get(final_rstd_), T, h);
+}
+
+std::vector<PipelineStage::NamedBuffer> PipelineStage::buffers() const {
+  std::vector<NamedBuffer> out;
+  for (auto* r : routers_)
+    if (!r->expert_bias().empty()) out.push_back(NamedBuffer{r->bias_name(), &r->expert_bias()});
+  return out;
 }
 
 std::vector<double> PipelineStage::take_mtp_losses() {

@@ -21,6 +21,7 @@
 #include "model/embedding.hpp"
 #include "model/model_config.hpp"
 #include "model/multi_token_prediction.hpp"
+#include "model/moe/moe_layer.hpp"
 #include "model/moe/router.hpp"
 #include "model/output_layer.hpp"
 #include "model/parameter_layout.hpp"
@@ -105,9 +106,20 @@ class PipelineStage {
   // Σ over the micro-batches since the last call of each MTP depth's loss_k / Σ mask_k (what
   // Megatron logs as 'mtp_k loss', before dividing by the number of micro-batches); resets.
   std::vector<double> take_mtp_losses();
+  const std::vector<double>& mtp_losses() const { return mtp_losses_; }
+
+  // State that is not a parameter but belongs to the model (checkpoints, weight files): the
+  // routers' expert biases, under Megatron's names (decoder.layers.{i}.mlp.router.expert_bias).
+  struct NamedBuffer {
+    std::string name;
+    std::vector<float>* values;
+  };
+  std::vector<NamedBuffer> buffers() const;
 
   // The routers of this stage's MoE layers (layer order), for the expert-bias update and logging.
   const std::vector<TopKRouter*>& routers() const { return routers_; }
+  // The MoE layers themselves (same order), with their prefixes ("decoder.layers.1.").
+  const std::vector<std::pair<std::string, MoeLayer*>>& moe_layers() const { return moe_layers_; }
 
  private:
   void forward_layers(const MicroBatch& batch, bool keep_activations, const MicroBatchState& state);
@@ -132,6 +144,7 @@ class PipelineStage {
   ParamId final_norm_w_ = kNoParam, final_norm_b_ = kNoParam;
   std::function<void(std::int64_t, std::int64_t)> grad_ready_hook_;
   std::vector<TopKRouter*> routers_;
+  std::vector<std::pair<std::string, MoeLayer*>> moe_layers_;
 
   Arena arena_;
   Arena::Slot<float> params_, grads_;

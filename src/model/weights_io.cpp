@@ -52,6 +52,17 @@ void load_parameter_buffer(const PipelineStage& model, const std::filesystem::pa
     }
     used.insert(name);
   }
+  // Model state that is not a parameter (expert biases) is read with the parameters.
+  if (dst == model.params())
+    for (const auto& b : model.buffers()) {
+      const std::string name = prefix + b.name;
+      if (!reader.contains(name)) continue;  // Megatron initialises it to zeros
+      if (reader.entry(name).shape != std::vector<std::int64_t>{static_cast<std::int64_t>(b.values->size())})
+        fail("{}: tensor '{}' has shape {} but the model expects [{}]", path.string(), name,
+             fmt::join(reader.entry(name).shape, "x"), b.values->size());
+      reader.read_f32(name, std::span<float>(b.values->data(), b.values->size()));
+      used.insert(name);
+    }
   if (!allow_extra_tensors)
     for (const auto& n : reader.names())
       if (n.starts_with(prefix) && !used.count(n))
@@ -78,6 +89,9 @@ void save_parameter_buffer(const PipelineStage& model, const float* src, const s
     }
     writer.add(prefix + p.name, io::StDType::F32, global_shape(p), data);
   }
+  if (src == model.params())
+    for (const auto& b : model.buffers())
+      writer.add(prefix + b.name, io::StDType::F32, {static_cast<std::int64_t>(b.values->size())}, b.values->data());
   writer.write(path);
 }
 

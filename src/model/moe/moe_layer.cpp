@@ -48,6 +48,12 @@ void MoeLayer::forward(const BlockCall& call, const float* x, float* y) {
   dispatcher_.plan(call, router_.indices(call), router_.probs(call));
   const DispatchPlan plan = dispatcher_.view(call);
   if (call.state.training) router_.count_routed(plan.counts);
+  if (record_) {
+    const std::int64_t n = T * c_.moe.topk;
+    record_->indices.insert(record_->indices.end(), router_.indices(call), router_.indices(call) + n);
+    record_->probs.insert(record_->probs.end(), router_.probs(call), router_.probs(call) + n);
+    for (std::int64_t i = 0; i < n; ++i) record_->kept.push_back(plan.row_of_slot[i] >= 0 ? 1 : 0);
+  }
   float* rows = call.at_saved(rows_);
   float* out = call.at_scratch(out_rows_);
   dispatcher_.permute(call, x, rows);

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/block.hpp"
 #include "model/mlp.hpp"
@@ -30,6 +31,15 @@ class MoeLayer final : public MlpBlock {
 
   TopKRouter& router() { return router_; }
 
+  // Appends each training forward's routing (tests compare it with the reference's): indices and
+  // probabilities [T, k] and whether each pair survived the capacity.
+  struct RoutingRecord {
+    std::vector<std::int32_t> indices;
+    std::vector<float> probs;
+    std::vector<std::int32_t> kept;
+  };
+  void record_routing(RoutingRecord* record) { record_ = record; }
+
  private:
   BlockCall shared_call(const BlockCall& call) const;
 
@@ -40,6 +50,7 @@ class MoeLayer final : public MlpBlock {
   Experts experts_;
   std::unique_ptr<Mlp> shared_;
   ParamId gate_w_ = kNoParam;
+  RoutingRecord* record_ = nullptr;
   std::int64_t rows_, shared_out_, gate_;                       // saved
   std::int64_t out_rows_, d_rows_, dprob_row_, dprobs_, d_shared_, dx_shared_;  // scratch
 };

@@ -149,7 +149,7 @@ void TopKRouter::forward(const BlockCall& call, const float* x) {
     if (kind == LoadBalancing::SeqAux) {
       for (std::int64_t b = 0; b < B; ++b)
         for (std::int64_t e = 0; e < E; ++e) v += P[static_cast<size_t>(b * E + e)] * n_seq[b * E + e];
-      v *= static_cast<double>(E) / (static_cast<double>(K * B) * S * S) / static_cast<double>(B);
+      v *= static_cast<double>(E) / (static_cast<double>(K) * S * S) / static_cast<double>(B);
     } else {
       const float* n = kind == LoadBalancing::Aux ? n_all : n_glob;
       for (std::int64_t b = 0; b < B; ++b)
@@ -182,7 +182,7 @@ void TopKRouter::backward(const BlockCall& call, const float* x, const float* dp
         const float* n = kind == LoadBalancing::Aux ? n_all : kind == LoadBalancing::GlobalAux ? n_glob
                                                                                                  : n_seq + (t / S) * E;
         const double f = kind == LoadBalancing::SeqAux
-                             ? static_cast<double>(E) / (static_cast<double>(K * B) * S * S) / static_cast<double>(B)
+                             ? static_cast<double>(E) / (static_cast<double>(K) * S * S) / static_cast<double>(B)
                              : static_cast<double>(E) / (static_cast<double>(K) * T * T);
         const auto cf = static_cast<float>(coeff * f * scale);
         for (std::int64_t e = 0; e < E; ++e) g[e] += cf * n[e];

@@ -6,7 +6,7 @@
 // change the forward output; backward seeds each one's gradient with MicroBatchState::
 // aux_loss_scale (1 / number of micro-batches) and adds it to the router logits' gradient.
 //   aux_loss        coeff·E/(k·T²) · Σ_e P_e·N_e over the micro-batch's T tokens
-//   seq_aux_loss    the same per sequence (T = seq, k·b in the denominator), summed, ÷ b
+//   seq_aux_loss    the same per sequence (T = seq), averaged over the b sequences
 //   global_aux_loss the same with N_e = the token counts accumulated over the global batch's
 //                   micro-batches so far, divided by their number
 //   z_loss          coeff · mean_t logsumexp_e(logits)²

@@ -67,12 +67,14 @@ std::int64_t TokenDispatcher::plan(const BlockCall& call, const std::int32_t* in
     std::int32_t* list = by_expert + p.offsets[e];
     std::int64_t n = p.offsets[e + 1] - p.offsets[e];
     if (cap_ >= 0 && n > cap_) {
-      if (!m.drop_by_position) {
-        // Keep the cap highest probabilities (stable: ties keep the earlier token), in token order.
+      // Megatron orders tokens position-major ([s, b] flattened): "earliest" and ties follow that.
+      const std::int64_t S = call.seq, B = call.batch;
+      auto megatron_order = [&](std::int32_t slot) { return (slot / K % S) * B + slot / K / S; };
+      std::sort(list, list + n, [&](std::int32_t a, std::int32_t b) { return megatron_order(a) < megatron_order(b); });
+      if (!m.drop_by_position)  // the cap highest probabilities (ties: the earlier token)
         std::stable_sort(list, list + n, [&](std::int32_t a, std::int32_t b) { return probs[a] > probs[b]; });
-        std::sort(list, list + cap_);
-      }
-      n = cap_;  // position: the earliest cap tokens
+      std::sort(list, list + cap_);  // kept rows back in token order
+      n = cap_;
     }
     // Rows of an expert are in token order. Padding (only when fewer than cap tokens were routed,
     // so nothing was dropped) takes the lowest tokens not routed to e, with probability 0.

@@ -6,7 +6,8 @@
 //
 // Capacity (moe_expert_capacity_factor cf >= 0): cap = ceil(T·k / E · cf); each expert keeps at
 // most cap of the tokens routed to it — those with the highest probabilities (drop policy
-// probs; ties to the lower token) or the earliest ones (position). moe_pad_expert_input_to_
+// probs) or the earliest ones (position), "earliest" and ties in Megatron's token order
+// (position-major: position · batch + sample), which is what its [s, b] layout gives. moe_pad_expert_input_to_
 // capacity gives every expert exactly min(cap, T) rows, filling with tokens not routed to it
 // (lowest index first) whose probability is 0, as Megatron's capacity mask does.
 //
