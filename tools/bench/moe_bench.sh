@@ -32,11 +32,10 @@
 #   --steps counts every step, the --warmup first ones included (they are not measured).
 #   --vocab is the padded vocabulary (a multiple of 128); --no-torch-dense skips PyTorch's twins.
 # Builds the engine first when needed (scripts/build.sh). Needs /usr/bin/python3 with torch and
-# /usr/bin/time; takes about 5 minutes on an idle 2-core machine (much longer on a loaded one:
+# /usr/bin/time; takes about 3-5 minutes on an idle 2-core machine (much longer on a loaded one:
 # check `uptime` first).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root=$PWD
 
 build=build threads=2 steps=13 warmup=3 seq=256 batch=8 vocab=32000 models="mixtral deepseek"
 torch_dense=1
