@@ -6,9 +6,16 @@
 
 namespace primus::cli {
 
+// Thrown by a command that has already told the user what went wrong (e.g. every rank of a
+// distributed run agreed on an error that one rank printed): main() exits with `code`, silently.
+struct ExitStatus {
+  int code = 2;
+};
+
 void register_config_command(CLI::App& app);   // primus config show
 void register_train_command(CLI::App& app);    // primus train pretrain
 void register_data_command(CLI::App& app);     // primus data preprocess
 void register_migrate_command(CLI::App& app);  // primus migrate megatron-lm | megatron-args
+void register_parallel_command(CLI::App& app); // primus parallel layout
 
 }  // namespace primus::cli

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   primus::cli::register_train_command(app);
   primus::cli::register_migrate_command(app);
   primus::cli::register_data_command(app);
+  primus::cli::register_parallel_command(app);
   try {
     // Everything after --megatron-args is a pasted Megatron flag list, not options of ours.
     std::vector<std::string> args;
@@ -47,6 +48,8 @@ int main(int argc, char** argv) {
     primus::cli::check_command_words(app, args);
     std::reverse(args.begin(), args.end());  // CLI11 takes them reversed
     app.parse(args);
+  } catch (const primus::cli::ExitStatus& e) {
+    return e.code;
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     return report("error", primus::cli::rephrase_parse_error(e) + " (see --help)", 2);

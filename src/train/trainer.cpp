@@ -5,9 +5,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "core/error.hpp"
 #include "core/timer.hpp"
-#include "kernels/grad_norm.hpp"
+#include "parallel/collective_error.hpp"
+#include "parallel/distributed_optimizer.hpp"
+#include "parallel/mpi_runtime.hpp"
 #include "train/auxiliary_losses.hpp"
 #include "train/flops.hpp"
 #include "train/training_logging.hpp"
@@ -26,64 +30,161 @@ std::int64_t peak_rss_bytes() {
   return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;
 }
 
+double gib(double bytes) { return bytes / (1024.0 * 1024.0 * 1024.0); }
+
 }  // namespace
 
-Trainer::Trainer(const config::ResolvedConfig& config)
+Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* state)
     : args_(config.args),
       config_(config),
-      data_(build_training_data(config.args)),
+      own_state_(state ? nullptr : parallel::ParallelState::single_process()),
+      state_(state ? *state : *own_state_),
+      start_time_(monotonic_seconds()),
       scheduler_(LrScheduler::from_args(config.args)) {
   const config::Args& a = args_;
-  if (a.world_size != 1)
-    fail("this engine runs on one process so far; got world size {} (data parallelism is not built yet)", a.world_size);
-  model::ModelConfig mc = model::ModelConfig::from_args(a, data_.vocab_size);
-  model_ = std::make_unique<model::GPTModel>(mc, a.micro_batch_size, model::RecomputePlan::from_args(a));
-  model_->initialize(static_cast<std::uint64_t>(a.seed));
-  optimizer_ = std::make_unique<Optimizer>(OptimizerConfig::from_args(a), *model_);
-  const bool wrap = a.dataloader_type.value_or("single") == "cyclic";
-  train_loader_ = std::make_unique<MicroBatchLoader>(*data_.dataset(Split::kTrain), a.micro_batch_size, wrap);
-  if (const auto* valid = data_.dataset(Split::kValid))
-    valid_loader_ = std::make_unique<MicroBatchLoader>(*valid, a.micro_batch_size, /*wrap=*/true);
-  const auto n = static_cast<size_t>(a.global_batch_size * a.seq_length);
-  tokens_.resize(n);
-  labels_.resize(n);
-  loss_mask_.resize(n);
-  logging_ = std::make_unique<Logging>(Logging{TrainingLogging(config, *model_, data_.vocab_size)});
+  if (a.world_size != state_.world_size())
+    fail("the configuration was resolved for {} processes but this run has {}; launch it with mpirun -np {}",
+         a.world_size, state_.world_size(), a.world_size);
+  parallel::Communicator& world = state_.world();
+  // Megatron builds the datasets (and writes their index caches) on rank 0 first, then elsewhere.
+  parallel::run_agreed(world, [&] {
+    if (state_.rank() == 0) data_ = build_training_data(a);
+  });
+  parallel::run_agreed(world, [&] {
+    if (state_.rank() != 0) data_ = build_training_data(a);
+  });
+
+  parallel::run_agreed(world, [&] {
+    model::ModelConfig mc = model::ModelConfig::from_args(a, data_.vocab_size);
+    const parallel::DdpConfig ddp_config = parallel::DdpConfig::from_args(a);
+    // The flat buffers' bucket layout comes first: it decides how far the buffers reach.
+    const model::ParameterLayout layout(mc);
+    std::vector<parallel::BufferParam> params;
+    for (const auto& p : layout.params()) params.push_back({p.offset, p.numel()});
+    // One region today: every parameter reduces over dp×cp. (MoE adds an expert region reduced
+    // over the expert data-parallel group.)
+    parallel::Communicator& dp_cp = state_.dp_cp();
+    std::vector<parallel::GradRegion> regions{{"dense", 0, layout.total(), dp_cp.size()}};
+    buffer_ = std::make_unique<parallel::ParamAndGradBuffer>(std::move(params), std::move(regions),
+                                                             ddp_config.bucket_options(layout.total()));
+    model_ = std::make_unique<model::GPTModel>(mc, a.micro_batch_size, model::RecomputePlan::from_args(a),
+                                               buffer_->buffer_floats());
+    if (model_->num_params() != layout.total()) fail("internal: model layout differs from the planned one");
+    // Every rank initialises identically from the seed (Megatron without data_parallel_random_init).
+    model_->initialize(static_cast<std::uint64_t>(a.seed));
+    ddp_ = std::make_unique<parallel::DistributedDataParallel>(
+        ddp_config, *buffer_, std::vector<parallel::Communicator*>{&dp_cp}, dp_cp.size(), model_->params(),
+        model_->grads(), model_->params_bf16());
+    if (ddp_config.overlap_param_gather)
+      model_->set_params_needed_hook([this](std::int64_t b, std::int64_t e) { ddp_->params_needed(b, e); });
+
+    std::vector<OptimizerRange> ranges;
+    for (const parallel::ParamPiece& piece : parallel::optimizer_pieces(*buffer_, {dp_cp.rank()})) {
+      const auto& info = model_->layout().params()[static_cast<std::size_t>(piece.param)];
+      // Every parameter is whole on every rank of a data-parallel-only layout, so all count in the
+      // norm; tensor-parallel replicas will count only on tensor-parallel rank 0.
+      ranges.push_back({piece.begin, piece.numel(), info.decay, /*in_grad_norm=*/true});
+    }
+    // With the distributed optimizer the shards of all ranks partition the parameters, so the norm
+    // reduces over the world; without it every data-parallel rank holds all of them and the norm
+    // reduces over the model-parallel group only (Megatron: clip_grads over the DistOpt instance
+    // group or the model-parallel group).
+    parallel::Communicator& norm_group = ddp_config.use_distributed_optimizer ? world : state_.mp();
+    optimizer_ = std::make_unique<Optimizer>(OptimizerConfig::from_args(a), *model_, std::move(ranges), norm_group);
+
+    const bool wrap = a.dataloader_type.value_or("single") == "cyclic";
+    train_loader_ = std::make_unique<MicroBatchLoader>(*data_.dataset(Split::kTrain), a.micro_batch_size, wrap,
+                                                       data_.vocab_size, "training");
+    if (const auto* valid = data_.dataset(Split::kValid))
+      valid_loader_ = std::make_unique<MicroBatchLoader>(*valid, a.micro_batch_size, /*wrap=*/true, data_.vocab_size,
+                                                         "validation");
+    const auto n = static_cast<size_t>(a.num_micro_batches * a.micro_batch_size * a.seq_length);
+    tokens_.resize(n);
+    labels_.resize(n);
+    loss_mask_.resize(n);
+    LoggingRank rank{state_.rank(), state_.world_size(), state_.is_last_rank()};
+    logging_ = std::make_unique<Logging>(Logging{TrainingLogging(config, *model_, data_.vocab_size, rank)});
+  });
 }
 
 Trainer::~Trainer() = default;
+
+std::string Trainer::memory_plan() const {
+  const parallel::DdpConfig& d = ddp_->config();
+  const std::int64_t params = model_->parameter_count();
+  std::int64_t shard = 0;
+  for (const auto& r : optimizer_->ranges()) shard += r.numel;
+  return fmt::format(
+      "memory per rank: model arena {:.3f} GiB (fp32 parameters and gradients{}, activations, scratch), "
+      "optimizer state {:.3f} GiB ({} for {} of {} parameters{}), gradient staging {:.3f} GiB; "
+      "data parallel {} × context {}, {} buckets of ≤ {:.1f} MiB reduced in {}{}{}",
+      gib(static_cast<double>(model_->arena_bytes())), model_->params_bf16() ? ", bf16 copy" : "",
+      gib(static_cast<double>(optimizer_->state_bytes())), optimizer_->name() == "adam" ? "exp_avg, exp_avg_sq" : "momentum",
+      shard, params, d.use_distributed_optimizer ? ": distributed optimizer shard" : "",
+      gib(static_cast<double>(ddp_->staging_floats()) * 4.0), state_.layout().sizes().dp(), state_.layout().sizes().cp,
+      buffer_->buckets().size(), static_cast<double>(buffer_->options().bucket_size) * 4.0 / (1 << 20),
+      d.grad_reduce_in_bf16 ? "bf16" : "fp32", d.overlap_grad_reduce ? ", overlapped with backward" : "",
+      d.overlap_param_gather ? ", parameter all-gather overlapped with forward" : "");
+}
 
 IterationResult Trainer::train_step() {
   const config::Args& a = args_;
   const double start = monotonic_seconds();
   const std::int64_t mbs = a.micro_batch_size, seq = a.seq_length, per_micro = mbs * seq;
-  // Megatron's objective: each micro-batch's masked token mean, averaged over the micro-batches
-  // (the gradient); the logged lm loss is the token mean over the whole global batch.
+  const std::int64_t micro_batches = a.num_micro_batches;  // this rank's share
+  const int dp = state_.dp().size(), dp_rank = state_.dp().rank();
+  // Megatron's objective: each micro-batch's masked token mean divided by the number of
+  // micro-batches, gradients averaged over data-parallel ranks (the DDP's 1/dp); the logged lm loss
+  // is the token mean over the whole global batch.
   model_->zero_grads();
-  double loss_sum = 0.0, mask_total = 0.0;
-  for (std::int64_t m = 0; m < a.num_micro_batches; ++m) {
+  double totals[2] = {0.0, 0.0};  // Σ loss·mask, Σ mask over this rank's micro-batches
+  for (std::int64_t m = 0; m < micro_batches; ++m) {
     std::int32_t* tokens = tokens_.data() + m * per_micro;
     std::int32_t* labels = labels_.data() + m * per_micro;
     float* mask = loss_mask_.data() + m * per_micro;
-    train_loader_->load(consumed_samples_ + m * mbs, tokens, labels, mask);
+    train_loader_->load(first_sample_of(consumed_samples_, m, mbs, dp, dp_rank), tokens, labels, mask);
     double mask_sum = 0.0;
     for (std::int64_t i = 0; i < per_micro; ++i) mask_sum += mask[i];
-    const float weight = mask_sum > 0 ? static_cast<float>(1.0 / (mask_sum * static_cast<double>(a.num_micro_batches))) : 0.0f;
+    const float weight =
+        mask_sum > 0 ? static_cast<float>(1.0 / (mask_sum * static_cast<double>(micro_batches))) : 0.0f;
+    const bool last = m + 1 == micro_batches;
+    if (last && ddp_->config().overlap_grad_reduce) {
+      ddp_->start_last_micro_batch();
+      model_->set_grad_ready_hook([this](std::int64_t b, std::int64_t e) { ddp_->grad_ready(b, e); });
+    }
+    // Megatron's MoEAuxLossAutoScaler / MTP scale: auxiliary-loss gradients seeded with 1/micro-batches.
     model::MicroBatchState state;
-    state.aux_loss_scale = static_cast<float>(1.0 / static_cast<double>(a.num_micro_batches));
-    loss_sum += model_->forward_backward(model::MicroBatch{tokens, labels, mask}, weight, state);
-    mask_total += mask_sum;
+    state.aux_loss_scale = static_cast<float>(1.0 / static_cast<double>(micro_batches));
+    totals[0] += model_->forward_backward(model::MicroBatch{tokens, labels, mask}, weight, state);
+    totals[1] += mask_sum;
   }
+  model_->set_grad_ready_hook({});
+  ddp_->finish_grad_sync();
+  state_.dp_cp().allreduce(totals, 2);
   IterationResult r;
   r.iteration = ++iteration_;
-  r.lm_loss = mask_total > 0 ? loss_sum / mask_total : 0.0;
-  r.aux_losses = finish_auxiliary_losses(*model_, a, a.num_micro_batches);
-  kernels::GradSpan all{model_->grads(), model_->num_params()};
-  r.grad_norm = kernels::clip_grad_norm({&all, 1}, static_cast<float>(a.clip_grad));
+  r.lm_loss = totals[1] > 0 ? totals[0] / totals[1] : 0.0;
+  // Routers' token counts are summed over dp×cp before the expert-bias update (Megatron reduces
+  // them over the tensor×context×data-parallel group), so every rank updates its bias alike; the
+  // auxiliary losses are averaged over dp×cp as Megatron's loss tracker does.
+  parallel::Communicator& dp_cp = state_.dp_cp();
+  r.aux_losses = finish_auxiliary_losses(*model_, a, micro_batches, [&dp_cp](std::vector<double>& counts) {
+    dp_cp.allreduce(counts.data(), static_cast<std::int64_t>(counts.size()));
+  });
+  if (!r.aux_losses.empty() && dp_cp.size() > 1) {
+    dp_cp.allreduce(r.aux_losses.data(), static_cast<std::int64_t>(r.aux_losses.size()));
+    for (double& v : r.aux_losses) v /= static_cast<double>(dp_cp.size());
+  }
+  r.grad_norm = optimizer_->clip_grad_norm(a.clip_grad);
+  // Loss and norm are reduced values: every rank takes this decision at the same point.
   if (a.check_for_nan_in_loss_and_grad && (!std::isfinite(r.lm_loss) || !std::isfinite(r.grad_norm)))
-    fail("iteration {}: the loss ({}) or the gradient norm ({}) is not finite; stopping (check_for_nan_in_loss_and_grad)",
-         r.iteration, r.lm_loss, r.grad_norm);
+    throw parallel::CollectiveError(
+        fmt::format("iteration {}: the loss ({}) or the gradient norm ({}) is not finite; stopping "
+                    "(check_for_nan_in_loss_and_grad)",
+                    r.iteration, r.lm_loss, r.grad_norm),
+        state_.rank() == 0);
   optimizer_->step(scheduler_.lr(consumed_samples_), scheduler_.weight_decay(consumed_samples_));
+  ddp_->start_param_sync();
   consumed_samples_ += a.global_batch_size;
   r.learning_rate = scheduler_.lr(consumed_samples_);
   r.seconds = monotonic_seconds() - start;
@@ -94,18 +195,21 @@ std::optional<EvalResult> Trainer::evaluate() {
   const config::Args& a = args_;
   if (!valid_loader_ || a.eval_iters <= 0) return std::nullopt;
   const std::int64_t mbs = a.micro_batch_size, per_micro = mbs * a.seq_length;
-  double loss_sum = 0.0, mask_total = 0.0;
+  const int dp = state_.dp().size(), dp_rank = state_.dp().rank();
+  double totals[2] = {0.0, 0.0};
   for (std::int64_t it = 0; it < a.eval_iters; ++it) {
     for (std::int64_t m = 0; m < a.num_micro_batches; ++m) {
-      valid_loader_->load(consumed_valid_samples_, tokens_.data(), labels_.data(), loss_mask_.data());
-      consumed_valid_samples_ += mbs;
-      for (std::int64_t i = 0; i < per_micro; ++i) mask_total += loss_mask_[static_cast<size_t>(i)];
-      loss_sum += model_->forward_loss(model::MicroBatch{tokens_.data(), labels_.data(), loss_mask_.data()});
+      valid_loader_->load(first_sample_of(consumed_valid_samples_, m, mbs, dp, dp_rank), tokens_.data(),
+                          labels_.data(), loss_mask_.data());
+      for (std::int64_t i = 0; i < per_micro; ++i) totals[1] += loss_mask_[static_cast<size_t>(i)];
+      totals[0] += model_->forward_loss(model::MicroBatch{tokens_.data(), labels_.data(), loss_mask_.data()});
     }
+    consumed_valid_samples_ += a.global_batch_size;
   }
+  state_.dp_cp().allreduce(totals, 2);
   EvalResult r;
   r.iteration = iteration_;
-  r.lm_loss = mask_total > 0 ? loss_sum / mask_total : 0.0;
+  r.lm_loss = totals[1] > 0 ? totals[0] / totals[1] : 0.0;
   r.ppl = std::exp(std::min(20.0, r.lm_loss));  // Megatron caps the exponent at 20
   return r;
 }
@@ -114,13 +218,21 @@ TrainingSummary Trainer::run() {
   const config::Args& a = args_;
   TrainingLogging& log = logging_->log;
   log.start();
+  log.note(memory_plan());
   TrainingSummary summary;
   const double start = monotonic_seconds();
   std::vector<double> token_rates;
   const std::int64_t train_iters = *a.train_iters;
   while (iteration_ < train_iters) {
     IterationResult r = train_step();
-    if (r.iteration == 1) summary.first_loss = r.lm_loss;
+    if (r.iteration == 1) {
+      summary.first_loss = r.lm_loss;
+      // Megatron: after the first (slowest) iteration the collective timeout may shrink.
+      if (a.distributed_timeout_seconds_after_init)
+        if (auto* mpi = parallel::MpiRuntime::current())
+          mpi->watchdog().set_timeout(static_cast<double>(*a.distributed_timeout_seconds_after_init),
+                                      "distributed_timeout_seconds_after_init");
+    }
     summary.last_loss = r.lm_loss;
     if (r.iteration > a.log_avg_skip_iterations)
       token_rates.push_back(static_cast<double>(a.global_batch_size * a.seq_length) / r.seconds);
@@ -135,7 +247,18 @@ TrainingSummary Trainer::run() {
       log.note(fmt::format("exiting at iteration {} (exit_interval {})", iteration_, *a.exit_interval));
       break;
     }
+    if (a.exit_duration_in_mins && *a.exit_duration_in_mins > 0) {
+      // Each rank reads its own clock; the maximum makes every rank take the same decision.
+      std::int64_t done = (monotonic_seconds() - start_time_) / 60.0 > static_cast<double>(*a.exit_duration_in_mins);
+      state_.world().allreduce(&done, 1, parallel::ReduceOp::Max);
+      if (done) {
+        log.note(fmt::format("exiting at iteration {}: training ran longer than exit_duration_in_mins = {}", iteration_,
+                             *a.exit_duration_in_mins));
+        break;
+      }
+    }
   }
+  ddp_->finish_param_sync();
   summary.iterations = iteration_;
   summary.seconds = monotonic_seconds() - start;
   if (!token_rates.empty()) {
@@ -146,7 +269,10 @@ TrainingSummary Trainer::run() {
   const double tokens_per_iteration = static_cast<double>(a.global_batch_size * a.seq_length);
   if (summary.tokens_per_second > 0)
     summary.tflops_per_device = tflops_per_device(flops, tokens_per_iteration / summary.tokens_per_second, a.world_size);
-  summary.peak_rss_bytes = peak_rss_bytes();
+  // The largest resident set over the ranks (one number for the run).
+  std::int64_t rss = peak_rss_bytes();
+  state_.world().allreduce(&rss, 1, parallel::ReduceOp::Max);
+  summary.peak_rss_bytes = rss;
   log.finish(summary, consumed_samples_);
   return summary;
 }

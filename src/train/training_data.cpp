@@ -46,8 +46,19 @@ TrainingData build_training_data(const config::Args& a) {
   return out;
 }
 
-MicroBatchLoader::MicroBatchLoader(const data::SampleDataset& dataset, std::int64_t micro_batch, bool wrap)
-    : dataset_(dataset), micro_batch_(micro_batch), wrap_(wrap), positions_(static_cast<size_t>(dataset.sequence_length())) {}
+std::int64_t first_sample_of(std::int64_t consumed, std::int64_t micro_batch_index, std::int64_t micro_batch,
+                             std::int64_t data_parallel_size, std::int64_t data_parallel_rank) {
+  return consumed + micro_batch_index * micro_batch * data_parallel_size + data_parallel_rank * micro_batch;
+}
+
+MicroBatchLoader::MicroBatchLoader(const data::SampleDataset& dataset, std::int64_t micro_batch, bool wrap,
+                                   std::int64_t vocab_size, std::string split_name)
+    : dataset_(dataset),
+      micro_batch_(micro_batch),
+      wrap_(wrap),
+      vocab_size_(vocab_size),
+      split_name_(std::move(split_name)),
+      positions_(static_cast<size_t>(dataset.sequence_length())) {}
 
 void MicroBatchLoader::load(std::int64_t first_sample, std::int32_t* tokens, std::int32_t* labels,
                             float* loss_mask) const {
@@ -58,7 +69,19 @@ void MicroBatchLoader::load(std::int64_t first_sample, std::int32_t* tokens, std
       if (!wrap_) fail("internal: sample {} requested from a split of {} samples", index, n);
       index %= n;
     }
-    dataset_.get(index, data::SampleBuffers{tokens + i * seq, labels + i * seq, loss_mask + i * seq, positions_.data()});
+    std::int32_t* t = tokens + i * seq;
+    std::int32_t* l = labels + i * seq;
+    dataset_.get(index, data::SampleBuffers{t, l, loss_mask + i * seq, positions_.data()});
+    auto outside = [this](std::int32_t id) { return id < 0 || id >= vocab_size_; };
+    bool bad = false;
+    for (std::int64_t k = 0; k < seq; ++k) bad = bad || outside(t[k]) || outside(l[k]);
+    if (!bad) continue;
+    std::int32_t id = 0;
+    for (std::int64_t k = seq - 1; k >= 0; --k)
+      if (outside(t[k]) || outside(l[k])) id = outside(t[k]) ? t[k] : l[k];
+    fail("{} data, sample {}: token id {} is outside the vocabulary of {} tokens; was the data tokenized with "
+           "another tokenizer? (check tokenizer_type, tokenizer_model and vocab_size)",
+           split_name_, index, id, vocab_size_);
   }
 }
 

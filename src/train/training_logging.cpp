@@ -20,18 +20,18 @@ std::vector<std::string> loss_names(const config::Args& args) {
 }  // namespace
 
 TrainingLogging::TrainingLogging(const config::ResolvedConfig& config, const model::GPTModel& model,
-                                 std::int64_t vocab_size)
+                                 std::int64_t vocab_size, const LoggingRank& rank)
     : config_(config),
       args_(config.args),
       model_(model),
       vocab_size_(vocab_size),
       paths_(create_run_folder(config.args)),
-      log_(make_run_logger(config.args, paths_)),
+      log_(make_run_logger(config.args, paths_, RunLoggerOptions{rank.rank, rank.world, "pre_trainer", rank.prints})),
       line_(IterationLog::options_from_args(config.args,
                                             flops_per_iteration(config.args, 1, model.config().padded_vocab))),
       loss_names_(loss_names(config.args)),
       totals_(loss_names_) {
-  if (!args_.disable_tensorboard) tensorboard_ = std::make_unique<TensorBoardWriter>(paths_.tensorboard);
+  if (!args_.disable_tensorboard && rank.prints) tensorboard_ = std::make_unique<TensorBoardWriter>(paths_.tensorboard);
 }
 
 void TrainingLogging::start() {

@@ -20,9 +20,18 @@
 
 namespace primus::train {
 
+// Which process logs: every rank writes its own files (logs/<module>/rank-<r>/); only the last
+// rank prints to stderr and writes TensorBoard (Megatron prints the iteration line from the last
+// rank; its values are reduced over all ranks).
+struct LoggingRank {
+  int rank = 0, world = 1;
+  bool prints = true;
+};
+
 class TrainingLogging {
  public:
-  TrainingLogging(const config::ResolvedConfig& config, const model::GPTModel& model, std::int64_t vocab_size);
+  TrainingLogging(const config::ResolvedConfig& config, const model::GPTModel& model, std::int64_t vocab_size,
+                  const LoggingRank& rank = LoggingRank{});
 
   void start();
   void iteration(const IterationResult& result, std::int64_t consumed_samples);

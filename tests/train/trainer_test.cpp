@@ -115,7 +115,9 @@ TEST_F(TrainerTest, FeaturesNotBuiltFailClearly) {
     train::Trainer t(resolve({}, 2));
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("world size 2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("resolved for 2 processes but this run has 1; launch it with mpirun -np 2"),
+              std::string::npos)
+        << e.what();
   }
   try {
     train::Trainer t(resolve({"--reset-position-ids"}));
