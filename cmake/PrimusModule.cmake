@@ -28,7 +28,7 @@ function(primus_test_suite module)
     PRIMUS_SHARED_DIR="${PROJECT_SOURCE_DIR}/../shared"
     PRIMUS_BINARY="$<TARGET_FILE:primus>")
   # Suites that run the binary (cli, migrate, end-to-end) build it first.
-  if(module MATCHES "^(cli|migrate|train|data)$")
+  if(module MATCHES "^(cli|migrate|train|data|parallel)$")
     add_dependencies(test_${module} primus)
   endif()
   gtest_discover_tests(test_${module}

@@ -129,6 +129,12 @@ void check_parallel_layout(Values& v, ResolvedConfig& c, int64_t world) {
       fail("{}: expert_model_parallel_size {} × expert tensor parallel {} must divide data × context × tensor "
            "parallel = {} (world size {}); run with more processes or lower it",
            v.where("expert_model_parallel_size"), ep, etp, dp * cp * tp, world);
+    // Megatron (parallel_state.py): unless pipeline parallelism is the slowest axis, the expert
+    // grid's data-parallel size must equal the dense one.
+    if (v.flag("use_tp_pp_dp_mapping") && pp > 1 && ep * etp != tp * cp)
+      fail("{}: with use_tp_pp_dp_mapping and pipeline parallelism, expert_model_parallel_size {} × expert tensor "
+           "parallel {} must equal tensor × context parallel = {} (the expert and dense data-parallel sizes must match)",
+           v.where("expert_model_parallel_size"), ep, etp, tp * cp);
     if (v.integer("moe_router_topk") > experts)
       fail("{}: moe_router_topk is larger than num_experts {}", v.where("moe_router_topk"), experts);
   }

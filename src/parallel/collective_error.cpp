@@ -8,7 +8,7 @@
 
 namespace primus::parallel {
 
-void run_agreed(Communicator& group, const std::function<void()>& step) {
+void run_agreed(Communicator& group, const std::function<void()>& step, bool on_behalf_of_all) {
   std::string message;
   bool failed = false;
   try {
@@ -33,6 +33,7 @@ void run_agreed(Communicator& group, const std::function<void()>& step) {
   const bool same_everywhere = count == group.size() && extremes[0] == -extremes[1];
   if (!failed) throw CollectiveError(fmt::format("{} of {} ranks failed", count, group.size()), false);
   if (same_everywhere) throw CollectiveError(message, group.rank() == 0);
+  if (on_behalf_of_all && count == 1) throw CollectiveError(message, true);
   throw CollectiveError(fmt::format("[rank {}/{}] {}", group.world_ranks()[static_cast<std::size_t>(group.rank())],
                                     group.size(), message),
                         true);

@@ -28,7 +28,9 @@ class CollectiveError : public Error {
 
 // Runs `step` on every rank of `group`, then agrees on the outcome (two small all-reduces): if no
 // rank failed, returns; if any did, every rank throws CollectiveError. On a group of one process
-// without MPI the step's own exception propagates unchanged.
-void run_agreed(Communicator& group, const std::function<void()>& step);
+// without MPI the step's own exception propagates unchanged. `on_behalf_of_all`: the step does
+// work for every rank on some ranks only (e.g. rank 0 builds the data index first), so a failure
+// there is everyone's and is printed without the rank.
+void run_agreed(Communicator& group, const std::function<void()>& step, bool on_behalf_of_all = false);
 
 }  // namespace primus::parallel

@@ -11,7 +11,7 @@
 //    across buckets;
 //  * with the distributed optimizer every bucket's size is a multiple of lcm(dp, 128) elements
 //    (lcm(dp, 128, 2^16) with ddp_pad_buckets_for_high_nccl_busbw), Megatron's padding rule, so
-//    each data-parallel rank owns an equal, 512-byte aligned shard of every bucket; the region's
+//    each data-parallel rank owns an equal shard of every bucket; the region's
 //    last bucket is padded past the last parameter (buffer_floats() says how far the buffers must
 //    reach; the padding stays zero). Without it buckets are 64-byte aligned and unpadded.
 // Differences from Megatron, deliberate: buckets are capped at bucket_size (default 16 MiB of fp32;

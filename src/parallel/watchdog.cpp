@@ -64,7 +64,7 @@ void Watchdog::run() {
     if (group_) what += fmt::format(" on the {} group", *group_);
     if (detail_ >= 0) what += fmt::format(" (bucket {})", detail_);
     const std::string message = fmt::format(
-        "{} did not complete within {:.0f} s ({}): another rank stopped answering or failed; aborting the run", what,
+        "{} did not complete within {:g} s ({}): another rank stopped answering or failed; aborting the run", what,
         timeout_, setting_);
     armed_ = false;
     lock.unlock();

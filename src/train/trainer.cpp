@@ -47,9 +47,11 @@ Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* 
          a.world_size, state_.world_size(), a.world_size);
   parallel::Communicator& world = state_.world();
   // Megatron builds the datasets (and writes their index caches) on rank 0 first, then elsewhere.
-  parallel::run_agreed(world, [&] {
-    if (state_.rank() == 0) data_ = build_training_data(a);
-  });
+  parallel::run_agreed(
+      world, [&] {
+        if (state_.rank() == 0) data_ = build_training_data(a);
+      },
+      /*on_behalf_of_all=*/true);
   parallel::run_agreed(world, [&] {
     if (state_.rank() != 0) data_ = build_training_data(a);
   });
