@@ -8,8 +8,9 @@ namespace primus::model {
 
 class GPTModel : public PipelineStage {
  public:
-  GPTModel(const ModelConfig& config, std::int64_t micro_batch, const RecomputePlan& recompute)
-      : PipelineStage(config, micro_batch, recompute, StageRange::whole(config)) {}
+  GPTModel(const ModelConfig& config, std::int64_t micro_batch, const RecomputePlan& recompute,
+           std::int64_t region_alignment = 16)
+      : PipelineStage(config, micro_batch, recompute, StageRange::whole(config), region_alignment) {}
 };
 
 }  // namespace primus::model

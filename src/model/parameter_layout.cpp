@@ -48,8 +48,10 @@ ParamId ParameterLayout::add(ParamSpec spec) {
   return static_cast<ParamId>(params_.size() - 1);
 }
 
-void ParameterLayout::finalize() {
+void ParameterLayout::finalize(std::int64_t region_alignment) {
   if (finalized_) return;
+  if (region_alignment <= 0 || region_alignment % 16 != 0)
+    fail("internal: region alignment {} is not a positive multiple of 16 floats", region_alignment);
   std::int64_t at = 0;
   for (ParamGroup g : {ParamGroup::Dense, ParamGroup::Expert}) {
     for (ParamInfo& p : params_) {
@@ -58,6 +60,8 @@ void ParameterLayout::finalize() {
       // Every parameter starts 64-byte aligned so kernels see aligned rows.
       at += static_cast<std::int64_t>(align_up(static_cast<std::size_t>(p.numel()) * sizeof(float)) / sizeof(float));
     }
+    // Data parallelism cuts each region into buckets whose sizes divide by the group size.
+    at = (at + region_alignment - 1) / region_alignment * region_alignment;
     if (g == ParamGroup::Dense) dense_end_ = at;
   }
   total_ = at;

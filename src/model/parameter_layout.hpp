@@ -83,8 +83,10 @@ inline constexpr ParamId kNoParam = -1;
 class ParameterLayout {
  public:
   ParamId add(ParamSpec spec);
-  // Assigns offsets (dense region, then expert region); no add() afterwards.
-  void finalize();
+  // Assigns offsets (dense region, then expert region); no add() afterwards. Each region's length
+  // is padded to a multiple of region_alignment floats (a multiple of 16; data parallelism asks
+  // for lcm(dp, 128) with the distributed optimizer); the padding stays zero.
+  void finalize(std::int64_t region_alignment = 16);
 
   const std::vector<ParamInfo>& params() const { return params_; }
   const ParamInfo& operator[](ParamId id) const { return params_[static_cast<size_t>(id)]; }

@@ -47,7 +47,7 @@ std::uint64_t stream_of(const std::string& name) {
 }  // namespace
 
 PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch, const RecomputePlan& recompute,
-                             const StageRange& range)
+                             const StageRange& range, std::int64_t region_alignment)
     : config_(config), range_(range), batch_(micro_batch), recompute_(recompute) {
   const ModelConfig& c = config_;
   if (micro_batch <= 0) fail("micro_batch_size must be positive");
@@ -92,7 +92,7 @@ PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch
         }
     }
   }
-  layout_.finalize();
+  layout_.finalize(region_alignment);
 
   // Plan the arena.
   const auto P = static_cast<size_t>(layout_.total());
@@ -168,19 +168,28 @@ void PipelineStage::zero_grads() { parallel_zero(grads(), static_cast<size_t>(nu
 
 StageWeights PipelineStage::weights() { return StageWeights{&layout_, params(), params_bf16(), grads()}; }
 
-void PipelineStage::grads_ready(ParamId first, ParamId last) {
-  if (!grad_ready_hook_ || first >= last) return;
+void PipelineStage::for_each_region_range(const ParameterLayout& layout, ParamId first, ParamId last,
+                                          const std::function<void(std::int64_t, std::int64_t)>& hook) {
+  if (first >= last) return;
   // A layer's parameters are contiguous within each region (dense; experts).
   for (ParamGroup g : {ParamGroup::Dense, ParamGroup::Expert}) {
     std::int64_t begin = -1, end = -1;
     for (ParamId id = first; id < last; ++id) {
-      const ParamInfo& p = layout_[id];
+      const ParamInfo& p = layout[id];
       if (p.group != g) continue;
       if (begin < 0) begin = p.offset;
       end = p.offset + p.numel();
     }
-    if (begin >= 0) grad_ready_hook_(begin, end);
+    if (begin >= 0) hook(begin, end);
   }
+}
+
+void PipelineStage::grads_ready(ParamId first, ParamId last) {
+  if (grad_ready_hook_) for_each_region_range(layout_, first, last, grad_ready_hook_);
+}
+
+void PipelineStage::params_needed(ParamId first, ParamId last) {
+  if (params_needed_hook_) for_each_region_range(layout_, first, last, params_needed_hook_);
 }
 
 void PipelineStage::forward_layers(const MicroBatch& batch, bool keep_activations, const MicroBatchState& state) {
@@ -188,14 +197,18 @@ void PipelineStage::forward_layers(const MicroBatch& batch, bool keep_activation
   const std::int64_t T = tokens_per_micro_batch(), h = c.hidden;
   const StageWeights w = weights();
   float* x = arena_.get(residual_);
+  params_needed(embedding_->weight(), embedding_->weight() + 1);
   embedding_->forward(w, batch.tokens, x, T);
   for (size_t i = 0; i < layers_.size(); ++i) {
+    params_needed(layer_params_[i].first, layer_params_[i].second);
     float* set = (keep_activations && saved_[i].count) ? arena_.get(saved_[i]) : arena_.get(shared_set_);
     const BlockCall bc{w, batch_, c.seq_length, set, arena_.get(scratch_), linear_, state};
     layers_[i]->forward(bc, x + static_cast<std::int64_t>(i) * T * h, x + static_cast<std::int64_t>(i + 1) * T * h,
                         arena_.get(tmp_));
   }
   const auto nl = static_cast<std::int64_t>(layers_.size());
+  params_needed(final_norm_w_, (final_norm_b_ == kNoParam ? final_norm_w_ : final_norm_b_) + 1);
+  if (!c.tied_embeddings) params_needed(output_->weight(), output_->weight() + 1);
   norm_forward(c.norm, c.norm_eps, NormParams{w.p(final_norm_w_), w.p(final_norm_b_), nullptr, nullptr},
                x + nl * T * h, arena_.get(final_out_), arena_.get(final_mean_), arena_.get(final_rstd_), T, h);
 }
@@ -214,6 +227,8 @@ std::vector<double> PipelineStage::take_mtp_losses() {
 }
 
 void PipelineStage::run_mtp(const MicroBatch& batch, const MicroBatchState& state, float* dh0) {
+  // The MTP layers come after every other forward: whatever parameter is still on its way is needed.
+  params_needed(0, static_cast<ParamId>(layout_.params().size()));
   const StageWeights w = weights();
   const BlockCall bc{w, batch_, config_.seq_length, nullptr, arena_.get(scratch_), linear_, state};
   std::vector<double>& sums = mtp_losses_;

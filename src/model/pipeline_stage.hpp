@@ -53,8 +53,9 @@ struct StageRange {
 
 class PipelineStage {
  public:
+  // region_alignment: see ParameterLayout::finalize.
   PipelineStage(const ModelConfig& config, std::int64_t micro_batch, const RecomputePlan& recompute,
-                const StageRange& range);
+                const StageRange& range, std::int64_t region_alignment = 16);
   ~PipelineStage();
   PipelineStage(const PipelineStage&) = delete;
   PipelineStage& operator=(const PipelineStage&) = delete;
@@ -87,6 +88,12 @@ class PipelineStage {
   // order; data parallelism starts reducing a bucket as soon as all of it is final.
   void set_grad_ready_hook(std::function<void(std::int64_t begin, std::int64_t end)> hook) {
     grad_ready_hook_ = std::move(hook);
+  }
+  // Called during forward (training and evaluation) with the [begin, end) ranges of the flat
+  // parameter buffer a block is about to read, in forward order; the distributed optimizer's
+  // overlapped parameter all-gather waits there for the buckets holding them.
+  void set_params_needed_hook(std::function<void(std::int64_t begin, std::int64_t end)> hook) {
+    params_needed_hook_ = std::move(hook);
   }
 
   // Forward and backward of one micro-batch. Gradients of  loss_weight · Σ_t loss_t·mask_t  (plus
@@ -126,6 +133,10 @@ class PipelineStage {
   BlockCall call(float* saved, const MicroBatchState& state);
   void grads_ready(ParamId first, ParamId last);
   void run_mtp(const MicroBatch& batch, const MicroBatchState& state, float* dh0);
+  void params_needed(ParamId first, ParamId last);
+  // Calls hook with the range of [first, last) in each region.
+  static void for_each_region_range(const ParameterLayout& layout, ParamId first, ParamId last,
+                                    const std::function<void(std::int64_t, std::int64_t)>& hook);
   StageWeights weights();
 
   ModelConfig config_;
@@ -142,7 +153,7 @@ class PipelineStage {
   std::unique_ptr<MultiTokenPrediction> mtp_;
   std::vector<double> mtp_losses_;
   ParamId final_norm_w_ = kNoParam, final_norm_b_ = kNoParam;
-  std::function<void(std::int64_t, std::int64_t)> grad_ready_hook_;
+  std::function<void(std::int64_t, std::int64_t)> grad_ready_hook_, params_needed_hook_;
   std::vector<TopKRouter*> routers_;
   std::vector<std::pair<std::string, MoeLayer*>> moe_layers_;
 

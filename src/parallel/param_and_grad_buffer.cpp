@@ -20,9 +20,16 @@ std::int64_t ParamAndGradBuffer::alignment(int data_parallel_size, const BucketO
   return l;
 }
 
+std::int64_t ParamAndGradBuffer::region_alignment(const std::vector<int>& data_parallel_sizes,
+                                                  const BucketOptions& options) {
+  std::int64_t a = 16;
+  for (int n : data_parallel_sizes) a = std::lcm(a, alignment(n, options));
+  return a;
+}
+
 ParamAndGradBuffer::ParamAndGradBuffer(std::vector<BufferParam> params, std::vector<GradRegion> regions,
-                                       const BucketOptions& options)
-    : params_(std::move(params)), regions_(std::move(regions)), options_(options) {
+                                       std::int64_t buffer_floats, const BucketOptions& options)
+    : params_(std::move(params)), regions_(std::move(regions)), options_(options), buffer_floats_(buffer_floats) {
   buckets_of_.resize(params_.size());
   // Parameters in buffer order, for the searches below.
   std::vector<int> order(params_.size());
@@ -45,17 +52,14 @@ ParamAndGradBuffer::ParamAndGradBuffer(std::vector<BufferParam> params, std::vec
     const std::int64_t l = alignment(r.data_parallel_size, options_);
     std::int64_t end = r.begin + round_up(r.end - r.begin, l);
     padded_end[static_cast<std::size_t>(region_order[k])] = end;
-    if (k + 1 < region_order.size()) {
-      const GradRegion& next = regions_[static_cast<std::size_t>(region_order[k + 1])];
-      if (end > next.begin)
-        fail("internal: gradient region '{}' padded to {} elements overlaps region '{}' at {}; the parameter layout "
-             "must leave room for the distributed optimizer's bucket padding (multiples of {})",
-             r.name, end, next.name, next.begin, l);
-    }
-    buffer_floats_ = std::max(buffer_floats_, end);
+    const bool last = k + 1 == region_order.size();
+    const std::int64_t limit = last ? buffer_floats_ : regions_[static_cast<std::size_t>(region_order[k + 1])].begin;
+    if (end > limit)
+      fail("internal: gradient region '{}' [{}, {}) needs padding to {} (buckets in multiples of {}) but the next {} "
+           "starts at {}; the parameter layout must pad regions to ParamAndGradBuffer::region_alignment()",
+           r.name, r.begin, r.end, end, l, last ? "buffer end" : "region", limit);
   }
   for (const BufferParam& p : params_) {
-    buffer_floats_ = std::max(buffer_floats_, p.offset + p.numel);
     bool inside = false;
     for (const GradRegion& r : regions_) inside = inside || (p.offset >= r.begin && p.offset + p.numel <= r.end);
     if (!inside) fail("internal: parameter at [{}, {}) lies in no gradient region", p.offset, p.offset + p.numel);

@@ -11,9 +11,10 @@
 //    across buckets;
 //  * with the distributed optimizer every bucket's size is a multiple of lcm(dp, 128) elements
 //    (lcm(dp, 128, 2^16) with ddp_pad_buckets_for_high_nccl_busbw), Megatron's padding rule, so
-//    each data-parallel rank owns an equal shard of every bucket; the region's
-//    last bucket is padded past the last parameter (buffer_floats() says how far the buffers must
-//    reach; the padding stays zero). Without it buckets are 64-byte aligned and unpadded.
+//    each data-parallel rank owns an equal shard of every bucket; a region's last bucket reaches
+//    past its last parameter into zero padding, which the parameter layout provides
+//    (ParameterLayout::finalize's region alignment: region_alignment() below). Without it buckets
+//    are 64-byte aligned and unpadded.
 // Differences from Megatron, deliberate: buckets are capped at bucket_size (default 16 MiB of fp32;
 // Megatron closes a bucket once it reaches 40M elements, and uses one bucket without
 // overlap_grad_reduce) — the sums are the same, the staging stays small; and parameters are not
@@ -62,11 +63,16 @@ struct Bucket {
 
 class ParamAndGradBuffer {
  public:
-  // params: every parameter, in any order; regions: disjoint, each holding whole parameters.
-  ParamAndGradBuffer(std::vector<BufferParam> params, std::vector<GradRegion> regions, const BucketOptions& options);
+  // params: every parameter, in any order; regions: disjoint, each holding whole parameters, its
+  // padded end no further than the next region's start or buffer_floats (the flat buffers' size).
+  ParamAndGradBuffer(std::vector<BufferParam> params, std::vector<GradRegion> regions, std::int64_t buffer_floats,
+                     const BucketOptions& options);
 
   // Bucket boundaries are multiples of this, counted from the region's start.
   static std::int64_t alignment(int data_parallel_size, const BucketOptions& options);
+  // What the parameter layout must pad every region to so that regions reduced over groups of
+  // these sizes fit their buckets: the lcm of their alignments.
+  static std::int64_t region_alignment(const std::vector<int>& data_parallel_sizes, const BucketOptions& options);
 
   const std::vector<BufferParam>& params() const { return params_; }
   const std::vector<GradRegion>& regions() const { return regions_; }
@@ -74,7 +80,7 @@ class ParamAndGradBuffer {
   const std::vector<Bucket>& buckets() const { return buckets_; }
   // Buckets holding elements of parameter p.
   const std::vector<int>& buckets_of(int p) const { return buckets_of_[static_cast<std::size_t>(p)]; }
-  // Floats the parameter and gradient buffers must hold (the model's total plus bucket padding).
+  // Floats in the parameter and gradient buffers.
   std::int64_t buffer_floats() const { return buffer_floats_; }
   const BucketOptions& options() const { return options_; }
 

@@ -59,29 +59,40 @@ Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* 
   parallel::run_agreed(world, [&] {
     model::ModelConfig mc = model::ModelConfig::from_args(a, data_.vocab_size);
     const parallel::DdpConfig ddp_config = parallel::DdpConfig::from_args(a);
-    // The flat buffers' bucket layout comes first: it decides how far the buffers reach.
-    const model::ParameterLayout layout(mc);
+    // Dense parameters reduce over dp×cp, expert parameters over the expert data-parallel group;
+    // the layout pads each region so that the buckets' sizes divide by those groups.
+    parallel::Communicator& dp_cp = state_.dp_cp();
+    parallel::Communicator& expert_dp = state_.expert_dp();
+    // (The alignment does not depend on the bucket size, which ddp_num_buckets derives from the
+    // parameter count known only once the model is built.)
+    const std::int64_t alignment =
+        parallel::ParamAndGradBuffer::region_alignment({dp_cp.size(), expert_dp.size()}, ddp_config.bucket_options(0));
+    model_ = std::make_unique<model::GPTModel>(mc, a.micro_batch_size, model::RecomputePlan::from_args(a), alignment);
+    const model::ParameterLayout& layout = model_->layout();
     std::vector<parallel::BufferParam> params;
     for (const auto& p : layout.params()) params.push_back({p.offset, p.numel()});
-    // One region today: every parameter reduces over dp×cp. (MoE adds an expert region reduced
-    // over the expert data-parallel group.)
-    parallel::Communicator& dp_cp = state_.dp_cp();
-    std::vector<parallel::GradRegion> regions{{"dense", 0, layout.total(), dp_cp.size()}};
-    buffer_ = std::make_unique<parallel::ParamAndGradBuffer>(std::move(params), std::move(regions),
+    std::vector<parallel::GradRegion> regions;
+    std::vector<parallel::Communicator*> region_groups;
+    for (model::ParamGroup g : {model::ParamGroup::Dense, model::ParamGroup::Expert}) {
+      if (layout.region_end(g) == layout.region_begin(g)) continue;
+      parallel::Communicator& group = g == model::ParamGroup::Dense ? dp_cp : expert_dp;
+      regions.push_back({g == model::ParamGroup::Dense ? "dense" : "expert", layout.region_begin(g), layout.region_end(g),
+                         group.size()});
+      region_groups.push_back(&group);
+    }
+    buffer_ = std::make_unique<parallel::ParamAndGradBuffer>(std::move(params), std::move(regions), layout.total(),
                                                              ddp_config.bucket_options(layout.total()));
-    model_ = std::make_unique<model::GPTModel>(mc, a.micro_batch_size, model::RecomputePlan::from_args(a),
-                                               buffer_->buffer_floats());
-    if (model_->num_params() != layout.total()) fail("internal: model layout differs from the planned one");
     // Every rank initialises identically from the seed (Megatron without data_parallel_random_init).
     model_->initialize(static_cast<std::uint64_t>(a.seed));
-    ddp_ = std::make_unique<parallel::DistributedDataParallel>(
-        ddp_config, *buffer_, std::vector<parallel::Communicator*>{&dp_cp}, dp_cp.size(), model_->params(),
-        model_->grads(), model_->params_bf16());
+    ddp_ = std::make_unique<parallel::DistributedDataParallel>(ddp_config, *buffer_, region_groups, dp_cp.size(),
+                                                               model_->params(), model_->grads(), model_->params_bf16());
     if (ddp_config.overlap_param_gather)
       model_->set_params_needed_hook([this](std::int64_t b, std::int64_t e) { ddp_->params_needed(b, e); });
 
     std::vector<OptimizerRange> ranges;
-    for (const parallel::ParamPiece& piece : parallel::optimizer_pieces(*buffer_, {dp_cp.rank()})) {
+    std::vector<int> dp_ranks;
+    for (const parallel::Communicator* g : region_groups) dp_ranks.push_back(g->rank());
+    for (const parallel::ParamPiece& piece : parallel::optimizer_pieces(*buffer_, dp_ranks)) {
       const auto& info = model_->layout().params()[static_cast<std::size_t>(piece.param)];
       // Every parameter is whole on every rank of a data-parallel-only layout, so all count in the
       // norm; tensor-parallel replicas will count only on tensor-parallel rank 0.

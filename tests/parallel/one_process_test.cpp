@@ -57,7 +57,7 @@ struct Fixture {
   std::vector<float> p, g;
   Communicator self;
   explicit Fixture(bool distributed)
-      : buffer(params, {{"dense", 0, 4520, 1}}, [&] {
+      : buffer(params, {{"dense", 0, 4520, 1}}, 4608, [&] {
           BucketOptions o;
           o.bucket_size = 2048;
           o.distributed_optimizer = distributed;

@@ -34,6 +34,17 @@ std::int64_t end_of(const std::vector<BufferParam>& ps) {
   return e;
 }
 
+// The buffer a layout padded with ParamAndGradBuffer::region_alignment would have.
+ParamAndGradBuffer make(const std::vector<BufferParam>& params, const std::vector<GradRegion>& regions,
+                        const BucketOptions& o) {
+  std::int64_t floats = 0;
+  for (const auto& r : regions) {
+    const std::int64_t l = ParamAndGradBuffer::alignment(r.data_parallel_size, o);
+    floats = std::max(floats, r.begin + (r.end - r.begin + l - 1) / l * l);
+  }
+  return ParamAndGradBuffer(params, regions, floats, o);
+}
+
 void check_layout(const ParamAndGradBuffer& buf) {
   const auto& buckets = buf.buckets();
   ASSERT_FALSE(buckets.empty());
@@ -80,7 +91,7 @@ void check_layout(const ParamAndGradBuffer& buf) {
 TEST(ParamAndGradBuffer, SmallModelIsOneBucket) {
   auto params = model_like_params({1000, 64, 4096, 64, 1000});
   const std::int64_t end = end_of(params);
-  ParamAndGradBuffer buf(params, {{"dense", 0, end, 1}}, BucketOptions{});
+  ParamAndGradBuffer buf = make(params, {{"dense", 0, end, 1}}, BucketOptions{});
   ASSERT_EQ(buf.buckets().size(), 1u);
   EXPECT_EQ(buf.buckets()[0].begin, 0);
   EXPECT_EQ(buf.buckets()[0].end, end);
@@ -93,7 +104,7 @@ TEST(ParamAndGradBuffer, BucketsAreCappedAndStartAtParameters) {
   auto params = model_like_params(std::vector<std::int64_t>(10, 1000));
   BucketOptions o;
   o.bucket_size = 2500;
-  ParamAndGradBuffer buf(params, {{"dense", 0, end_of(params), 1}}, o);
+  ParamAndGradBuffer buf = make(params, {{"dense", 0, end_of(params), 1}}, o);
   check_layout(buf);
   ASSERT_EQ(buf.buckets().size(), 5u);
   for (const auto& b : buf.buckets()) {
@@ -108,7 +119,7 @@ TEST(ParamAndGradBuffer, ParameterLargerThanABucketIsSplit) {
   auto params = model_like_params({100, 10000, 100});
   BucketOptions o;
   o.bucket_size = 4096;
-  ParamAndGradBuffer buf(params, {{"dense", 0, end_of(params), 1}}, o);
+  ParamAndGradBuffer buf = make(params, {{"dense", 0, end_of(params), 1}}, o);
   check_layout(buf);
   EXPECT_GE(buf.buckets_of(1).size(), 3u);
 }
@@ -119,7 +130,7 @@ TEST(ParamAndGradBuffer, DistributedOptimizerPadsBucketsToMultiplesOfDp) {
     BucketOptions o;
     o.distributed_optimizer = true;
     o.bucket_size = 20000;
-    ParamAndGradBuffer buf(params, {{"dense", 0, end_of(params), dp}}, o);
+    ParamAndGradBuffer buf = make(params, {{"dense", 0, end_of(params), dp}}, o);
     SCOPED_TRACE(dp);
     check_layout(buf);
     const std::int64_t l = std::lcm<std::int64_t>(dp, 128);
@@ -142,7 +153,7 @@ TEST(ParamAndGradBuffer, TwoRegionsReduceOverTheirOwnGroups) {
   auto expert = model_like_params({2000, 2000, 90}, expert_begin);
   std::vector<BufferParam> all = dense;
   all.insert(all.end(), expert.begin(), expert.end());
-  ParamAndGradBuffer buf(all, {{"dense", 0, dense_end, 4}, {"expert", expert_begin, end_of(expert), 2}}, o);
+  ParamAndGradBuffer buf = make(all, {{"dense", 0, dense_end, 4}, {"expert", expert_begin, end_of(expert), 2}}, o);
   check_layout(buf);
   EXPECT_EQ(buf.buckets().front().region, 1);  // the last region's buckets come first
   for (const auto& b : buf.buckets()) EXPECT_EQ(b.shard_size * (b.region == 0 ? 4 : 2), b.numel());
@@ -151,8 +162,11 @@ TEST(ParamAndGradBuffer, TwoRegionsReduceOverTheirOwnGroups) {
   auto packed = model_like_params({2000}, dense_end);
   tight.insert(tight.end(), packed.begin(), packed.end());
   ASSERT_NE(dense_end % 128, 0);
-  EXPECT_THROW(ParamAndGradBuffer(tight, {{"dense", 0, dense_end, 4}, {"expert", dense_end, end_of(tight), 2}}, o),
-               Error);
+  EXPECT_THROW(make(tight, {{"dense", 0, dense_end, 4}, {"expert", dense_end, end_of(tight), 2}}, o), Error);
+  // Nor past the buffer's end.
+  EXPECT_THROW(ParamAndGradBuffer(dense, {{"dense", 0, dense_end, 4}}, dense_end, o), Error);
+  EXPECT_EQ(ParamAndGradBuffer::region_alignment({4, 2}, o), 128);
+  EXPECT_EQ(ParamAndGradBuffer::region_alignment({3, 2}, o), 384);
 }
 
 TEST(DistributedOptimizer, ShardsPartitionTheParameters) {
@@ -163,7 +177,7 @@ TEST(DistributedOptimizer, ShardsPartitionTheParameters) {
       BucketOptions o;
       o.distributed_optimizer = distributed;
       o.bucket_size = 3000;
-      ParamAndGradBuffer buf(params, {{"dense", 0, end_of(params), dp}}, o);
+      ParamAndGradBuffer buf = make(params, {{"dense", 0, end_of(params), dp}}, o);
       std::vector<int> owners(static_cast<std::size_t>(buf.buffer_floats()), 0);
       for (int r = 0; r < (distributed ? dp : 1); ++r) {
         for (const ParamPiece& piece : optimizer_pieces(buf, {r})) {
