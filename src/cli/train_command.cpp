@@ -29,7 +29,7 @@ namespace {
 // A launcher's process count that MPI did not honour (e.g. torchrun, which starts processes
 // without MPI): one line saying how to launch instead.
 void check_launcher_environment(int mpi_world) {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "WORLD_SIZE"}) {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "WORLD_SIZE"}) {
     const char* v = std::getenv(name);
     if (!v || !*v) continue;
     char* end = nullptr;

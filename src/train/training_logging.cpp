@@ -49,9 +49,14 @@ void TrainingLogging::start() {
              "{} GEMMs, {} threads",
              c.num_layers, c.hidden, c.ffn, c.heads, c.groups, vocab_size_, c.padded_vocab, model_.parameter_count(),
              c.bf16 ? "bf16" : "fp32", num_threads());
-  log_->info("training: {} iterations of global batch {} ({} micro-batches of {}) × {} tokens, memory planned: {:.2f} GiB",
-             *args_.train_iters, args_.global_batch_size, args_.num_micro_batches, args_.micro_batch_size,
-             args_.seq_length, static_cast<double>(model_.arena_bytes()) / (1 << 30));
+  const std::string split =
+      args_.data_parallel_size > 1
+          ? fmt::format("{} data-parallel ranks × {} micro-batches of {}", args_.data_parallel_size,
+                        args_.num_micro_batches, args_.micro_batch_size)
+          : fmt::format("{} micro-batches of {}", args_.num_micro_batches, args_.micro_batch_size);
+  log_->info("training: {} iterations of global batch {} ({}) × {} tokens, memory planned: {:.2f} GiB",
+             *args_.train_iters, args_.global_batch_size, split, args_.seq_length,
+             static_cast<double>(model_.arena_bytes()) / (1 << 30));
 }
 
 void TrainingLogging::iteration(const IterationResult& r, std::int64_t consumed_samples) {
