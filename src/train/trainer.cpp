@@ -94,9 +94,13 @@ Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* 
     for (const parallel::Communicator* g : region_groups) dp_ranks.push_back(g->rank());
     for (const parallel::ParamPiece& piece : parallel::optimizer_pieces(*buffer_, dp_ranks)) {
       const auto& info = model_->layout().params()[static_cast<std::size_t>(piece.param)];
-      // Every parameter is whole on every rank of a data-parallel-only layout, so all count in the
-      // norm; tensor-parallel replicas will count only on tensor-parallel rank 0.
-      ranges.push_back({piece.begin, piece.numel(), info.decay, /*in_grad_norm=*/true});
+      // Each parameter counts once in the norm (Megatron's clip_grads): a tensor replicated across
+      // the tensor-parallel group (norms, routers) only on its tensor-parallel rank 0 — the
+      // expert-tensor-parallel rank for experts.
+      const parallel::RankCoordinates& at = state_.coordinates();
+      const bool counted =
+          info.tensor_parallel || (info.group == model::ParamGroup::Expert ? at.expert_tp == 0 : at.tp == 0);
+      ranges.push_back({piece.begin, piece.numel(), info.decay, counted});
     }
     // With the distributed optimizer the shards of all ranks partition the parameters, so the norm
     // reduces over the world; without it every data-parallel rank holds all of them and the norm
