@@ -1,6 +1,6 @@
 // Data-parallel training on 2 or 4 processes equals the one-process run of the same global batch:
-// 10 iterations' losses and gradient norms and the final validation loss, with and without the
-// distributed optimizer, with and without overlapping the gradient reduction (and the parameter
+// 10 iterations' losses (with MoE: the balancing and MTP losses too), gradient norms and the final
+// validation loss, with and without the distributed optimizer, with and without overlapping the gradient reduction (and the parameter
 // all-gather), one or several micro-batches per rank, fp32 and bf16. Each rank also runs the
 // one-process reference itself (no MPI), so every rank checks. After training every rank holds
 // the same parameters, bit for bit.
@@ -39,6 +39,7 @@ struct Variant {
   std::vector<std::string> overrides;
   int micro_batches_per_rank = 1;
   double tolerance = 1e-6;
+  const char* experiment = "dense.yaml";
 };
 
 std::ostream& operator<<(std::ostream& os, const Variant& v) { return os << v.name; }
@@ -55,6 +56,9 @@ const std::vector<Variant>& variants() {
        {"--use-distributed-optimizer=false", "--ddp-average-in-collective"}, 3},
       {"bf16_distopt_overlap", {"--bf16", "--use-distributed-optimizer", "--overlap-grad-reduce"}, 1, 1e-3},
       {"bf16_grad_reduce_in_bf16", {"--bf16", "--grad-reduce-in-bf16", "--use-distributed-optimizer"}, 2, 1e-3},
+      // DeepSeek-V3 shape: MLA, MoE with an expert region (reduced over the expert data-parallel
+      // group), the router's expert bias updated from token counts summed over ranks, MTP.
+      {"moe_mla_mtp_distopt_overlap", {"--use-distributed-optimizer", "--overlap-grad-reduce"}, 2, 1e-6, "moe.yaml"},
   };
   return v;
 }
@@ -65,24 +69,29 @@ class DataParallel : public ::testing::TestWithParam<Variant> {
     mpi_ = parallel::MpiRuntime::current();
     dir_ = fs::temp_directory_path() / ("primus_dp_" + std::to_string(getpid()));
     fs::create_directories(dir_);
-    std::ofstream(dir_ / "exp.yaml") << "model: tiny_llama.yaml\n"
+    const std::string common = "  seq_length: 32\n  micro_batch_size: 2\n  train_iters: 10\n"
+                               "  lr: 3.0e-3\n  min_lr: 3.0e-4\n  lr_warmup_iters: 2\n"
+                               "  eval_interval: 10\n  eval_iters: 2\n  log_interval: 5\n"
+                               "  tokenizer_type: NullTokenizer\n  tokenizer_model: null\n  vocab_size: 255\n"
+                               "  mock_data: true\n  bf16: false\n  workspace: " +
+                               (dir_ / "runs").string() + "\n";
+    std::ofstream(dir_ / "dense.yaml") << "model: tiny_llama.yaml\n"
+                                          "overrides:\n"
+                                          "  num_layers: 2\n  hidden_size: 64\n  ffn_hidden_size: 128\n"
+                                          "  num_attention_heads: 4\n  num_query_groups: 2\n"
+                                          "  max_position_embeddings: 64\n"
+                                          "  ddp_bucket_size: 4096\n"  // tens of buckets on this model
+                                       << common;
+    std::ofstream(dir_ / "moe.yaml") << "model: tiny_deepseek_v3.yaml\n"
                                         "overrides:\n"
-                                        "  num_layers: 2\n  hidden_size: 64\n  ffn_hidden_size: 128\n"
-                                        "  num_attention_heads: 4\n  num_query_groups: 2\n"
-                                        "  seq_length: 32\n  max_position_embeddings: 64\n"
-                                        "  micro_batch_size: 2\n  train_iters: 10\n"
-                                        "  lr: 3.0e-3\n  min_lr: 3.0e-4\n  lr_warmup_iters: 2\n"
-                                        "  eval_interval: 10\n  eval_iters: 2\n  log_interval: 5\n"
-                                        "  tokenizer_type: NullTokenizer\n  tokenizer_model: null\n  vocab_size: 255\n"
-                                        "  mock_data: true\n  bf16: false\n"
-                                        "  ddp_bucket_size: 4096\n"  // tens of buckets on this model
-                                        "  workspace: " +
-                                            (dir_ / "runs").string() + "\n";
+                                        "  num_layers: 2\n  moe_layer_freq: ([0]*1+[1]*1)\n"
+                                        "  ddp_bucket_size: 65536\n"
+                                     << common;
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  config::ResolvedConfig resolve(std::vector<std::string> overrides, int world) {
-    return config::resolve(config::ResolveOptions{dir_ / "exp.yaml", std::move(overrides), world});
+  config::ResolvedConfig resolve(const char* experiment, std::vector<std::string> overrides, int world) {
+    return config::resolve(config::ResolveOptions{dir_ / experiment, std::move(overrides), world});
   }
 
   parallel::MpiRuntime* mpi_ = nullptr;
@@ -109,13 +118,16 @@ TEST_P(DataParallel, MatchesTheOneProcessRunOfTheSameGlobalBatch) {
   ref_overrides.push_back("--workspace");
   ref_overrides.push_back((dir_ / "ref").string());
 
-  const config::ResolvedConfig dp_config = resolve(overrides, world);
-  const config::ResolvedConfig one_config = resolve(ref_overrides, 1);
+  const config::ResolvedConfig dp_config = resolve(v.experiment, overrides, world);
+  const config::ResolvedConfig one_config = resolve(v.experiment, ref_overrides, 1);
   auto state = parallel::ParallelState::from_mpi(
       parallel::ProcessGroups(parallel::ParallelSizes::from_args(dp_config.args)), &mpi_->watchdog());
   train::Trainer dp(dp_config, state.get());
   train::Trainer one(one_config);
   ASSERT_EQ(dp.parallel_state().dp().size(), world);
+  if (std::string(v.experiment) == "moe.yaml") {
+    ASSERT_EQ(dp.ddp().buffer().regions().size(), 2u);  // dense and expert regions
+  }
   if (dp_config.args.use_distributed_optimizer) {
     // ZeRO-1: this rank keeps optimizer state for about 1/world of the parameters.
     EXPECT_LT(dp.optimizer().state_elements(), one.optimizer().state_elements() / world + 4096);
@@ -128,6 +140,9 @@ TEST_P(DataParallel, MatchesTheOneProcessRunOfTheSameGlobalBatch) {
     EXPECT_NEAR(a.lm_loss, b.lm_loss, v.tolerance * std::abs(b.lm_loss)) << "iteration " << it;
     EXPECT_NEAR(a.grad_norm, b.grad_norm, v.tolerance * std::abs(b.grad_norm)) << "iteration " << it;
     EXPECT_EQ(a.learning_rate, b.learning_rate);
+    ASSERT_EQ(a.aux_losses.size(), b.aux_losses.size());
+    for (std::size_t k = 0; k < a.aux_losses.size(); ++k)  // MoE balancing, MTP: averaged over ranks
+      EXPECT_NEAR(a.aux_losses[k], b.aux_losses[k], v.tolerance * std::abs(b.aux_losses[k])) << "iteration " << it;
     identical += a.lm_loss == b.lm_loss && a.grad_norm == b.grad_norm;
     // As the iteration line prints them (lm loss %.6E, grad norm %.3f).
     printed_identical += fmt::format("{:.6E} {:.3f}", a.lm_loss, a.grad_norm) ==
