@@ -1,10 +1,12 @@
 #include "config/layer_freq.hpp"
 
 #include <cctype>
+#include <charconv>
 
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/message_text.hpp"
 
 namespace primus::config {
 
@@ -40,6 +42,9 @@ Value LayerFreq::to_value() const {
 
 namespace {
 
+// Far more layers than any model: a pattern past it is a typo, not a network.
+constexpr int64_t kMaxPatternLayers = int64_t{1} << 16;
+
 struct Parser {
   const std::string& s;
   const std::string& what;
@@ -48,7 +53,7 @@ struct Parser {
   [[noreturn]] void error(const char* expected) {
     fail("{}: cannot read '{}' as a layer pattern (expected {} at position {}); write an integer, "
          "a list like [0, 1, 1] or an expression like ([0]*1+[1]*26)",
-         what, s, expected, pos + 1);
+         what, printable(s), expected, pos + 1);
   }
   void skip() { while (pos < s.size() && std::isspace((unsigned char)s[pos])) ++pos; }
   bool eat(char c) {
@@ -62,7 +67,10 @@ struct Parser {
     if (pos < s.size() && s[pos] == '-') ++pos;
     while (pos < s.size() && std::isdigit((unsigned char)s[pos])) ++pos;
     if (start == pos || (s[start] == '-' && pos == start + 1)) error("an integer");
-    return std::stoll(s.substr(start, pos - start));
+    int64_t v = 0;
+    const auto [end, ec] = std::from_chars(s.data() + start, s.data() + pos, v);
+    if (ec != std::errc() || end != s.data() + pos) error("an integer of at most 18 digits");
+    return v;
   }
   std::vector<int64_t> term() {
     if (!eat('[')) error("'['");
@@ -74,6 +82,8 @@ struct Parser {
     if (eat('*')) {
       int64_t n = integer();
       if (n < 0) error("a non-negative repeat count");
+      if (!items.empty() && n > kMaxPatternLayers / int64_t(items.size()))
+        fail("{}: the layer pattern '{}' repeats to more than {} layers", what, printable(s), kMaxPatternLayers);
       std::vector<int64_t> rep;
       for (int64_t k = 0; k < n; ++k) rep.insert(rep.end(), items.begin(), items.end());
       return rep;
@@ -85,6 +95,8 @@ struct Parser {
     std::vector<int64_t> out = term();
     while (eat('+')) {
       auto t = term();
+      if (out.size() + t.size() > size_t(kMaxPatternLayers))
+        fail("{}: the layer pattern '{}' has more than {} layers", what, printable(s), kMaxPatternLayers);
       out.insert(out.end(), t.begin(), t.end());
     }
     if (paren && !eat(')')) error("')'");
@@ -99,7 +111,13 @@ struct Parser {
 LayerFreq parse_layer_freq(const Value& value, const std::string& what) {
   LayerFreq out;
   if (value.is_null()) return out;
-  if (value.is_int()) { out.every = value.as_int(); return out; }
+  auto every = [&](int64_t n) {
+    // Megatron computes i % n: 0 would divide by zero, a negative n means nothing.
+    if (n < 1) fail("{}: {} is not a layer frequency (every N-th layer needs N at least 1)", what, n);
+    out.every = n;
+    return out;
+  };
+  if (value.is_int()) return every(value.as_int());
   if (value.is_list()) {
     for (const auto& v : value.as_list()) {
       if (!v.is_int()) fail("{}: layer pattern entries must be integers, got {}", what, v.for_message());
@@ -110,7 +128,7 @@ LayerFreq parse_layer_freq(const Value& value, const std::string& what) {
   if (value.is_string()) {
     const std::string& s = value.as_string();
     Value plain = parse_plain_scalar(s);
-    if (plain.is_int()) { out.every = plain.as_int(); return out; }
+    if (plain.is_int()) return every(plain.as_int());
     Parser p{s, what};
     out.pattern = p.expression();
     return out;

@@ -56,3 +56,38 @@ TEST(ConfigLayerFreq, ListExpressionsExpandWithoutEvaluatingCode) {
   EXPECT_THROW(parse_layer_freq(Value{"([0]*3+[1]*58"}, "k"), primus::Error);
   EXPECT_THROW(parse_layer_freq(Value{"[0]*3"}, "k").per_layer(4), primus::Error);
 }
+
+namespace {
+
+// Layer patterns users (or a fuzzer) write that must be refused with a line, not an exception
+// escaping, a hang expanding billions of entries, or a division by zero later.
+struct BadPattern {
+  const char* name;
+  primus::config::Value value;
+  std::string expected;
+};
+
+class ConfigLayerFreqBad : public ::testing::TestWithParam<BadPattern> {};
+
+TEST_P(ConfigLayerFreqBad, RefusedWithALine) {
+  std::string message;
+  try {
+    primus::config::parse_layer_freq(GetParam().value, "moe_layer_freq");
+  } catch (const primus::Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find(GetParam().expected), std::string::npos) << message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Patterns, ConfigLayerFreqBad,
+    ::testing::Values(BadPattern{"repeat_count_beyond_int64", primus::config::Value{"[0]*99999999999999999999"},
+                                 "expected an integer of at most 18 digits"},
+                      BadPattern{"huge_repeat", primus::config::Value{"([0]*3+[1]*99999999999)"},
+                                 "repeats to more than 65536 layers"},
+                      BadPattern{"many_terms", primus::config::Value{"([1]*40000+[0]*40000)"}, "has more than 65536 layers"},
+                      BadPattern{"every_zero", primus::config::Value{int64_t{0}}, "0 is not a layer frequency"},
+                      BadPattern{"every_negative_text", primus::config::Value{"-3"}, "-3 is not a layer frequency"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace

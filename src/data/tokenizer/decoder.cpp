@@ -1,5 +1,7 @@
 #include "data/tokenizer/decoder.hpp"
 
+#include <cctype>
+
 #include "core/error.hpp"
 #include "data/tokenizer/utf8.hpp"
 
@@ -89,7 +91,9 @@ class ByteFallbackDecoder final : public Decoder {
       have = false;
     };
     for (auto& t : tokens) {
-      if (t.size() == 6 && t.compare(0, 3, "<0x") == 0 && t[5] == '>') {
+      // "<0xNN>" with two hex digits is a byte; anything else (a token "<0xZZ>") is text.
+      if (t.size() == 6 && t.compare(0, 3, "<0x") == 0 && t[5] == '>' && std::isxdigit(static_cast<unsigned char>(t[3])) &&
+          std::isxdigit(static_cast<unsigned char>(t[4]))) {
         const int v = std::stoi(t.substr(3, 2), nullptr, 16);
         pending.push_back(static_cast<char>(v));
         have = true;
