@@ -154,7 +154,13 @@ NpyArray read_npy(const std::string& path) {
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }
-  const std::size_t bytes = static_cast<std::size_t>(a.size()) * descr_size(a.descr);
+  // The element count is checked as it is multiplied: a corrupt shape must not wrap around.
+  std::int64_t count = 1, total = 0;
+  for (const std::int64_t d : a.shape)
+    if (__builtin_mul_overflow(count, d, &count) ||
+        __builtin_mul_overflow(count, static_cast<std::int64_t>(descr_size(a.descr)), &total))
+      fail("{}: .npy shape '({})' is too large", path, dims);
+  const std::size_t bytes = static_cast<std::size_t>(count) * descr_size(a.descr);
   if (start + hlen + bytes != file.size()) {
     fail("{}: .npy holds {} data bytes, its header promises {}", path, file.size() - start - hlen,
          bytes);

@@ -101,6 +101,17 @@ TEST(Npy, BadFilesAreErrors) {
   auto bytes = testing::read_file(dir / "t.npy");
   testing::write_file(dir / "t.npy", bytes.substr(0, bytes.size() - 3));
   EXPECT_THROW(read_npy(dir / "t.npy"), Error);
+  // A shape whose element count overflows (it would wrap to a small byte count) is refused.
+  const std::string header = npy_header("<i8", {std::int64_t{1} << 40, std::int64_t{1} << 40});
+  testing::write_file(dir / "huge.npy", header);
+  try {
+    read_npy(dir / "huge.npy");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("huge.npy: .npy shape '(1099511627776, 1099511627776)' is too large"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

@@ -21,14 +21,17 @@ inline void yaml_reader(const std::uint8_t* data, std::size_t size) {
     primus::config::read_yaml_file(path);
     const auto experiment = primus::config::read_experiment_file(path);
     const auto& schema = primus::config::Schema::instance();
+    bool unknown_seen = false;
     for (const auto& [key, setting] : experiment.overrides.settings()) {
       if (const auto* spec = schema.find(key)) {
         try {
           (void)schema.coerce(*spec, setting.value, setting.origin);
         } catch (const primus::Error&) {
         }
-      } else {
+      } else if (!unknown_seen) {
+        // Resolution stops at the first unknown key: only that one gets "did you mean".
         (void)schema.unknown_key_message(key);
+        unknown_seen = true;
       }
     }
   } catch (const primus::Error&) {
