@@ -37,7 +37,7 @@ void register_config_command(CLI::App& app) {
           "yaml|json"));
   show->add_flag("--explain", opts->explain, "Show where each value came from");
   add_positive_integer_option(show, "--world-size", opts->world_size,
-                              "Number of processes to validate the parallel layout for", kMaxWorldSize);
+                              "Number of processes to validate the parallel layout for", config::kMaxWorldSize);
   allow_overrides(*show);
   show->callback([opts, show] {
     config::ResolveOptions ro;

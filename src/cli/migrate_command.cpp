@@ -9,6 +9,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/number_options.hpp"
+#include "config/resolved_config.hpp"
 #include "cli/overrides_option.hpp"
 #include "core/error.hpp"
 #include "core/message_text.hpp"
@@ -144,7 +145,7 @@ void register_migrate_command(CLI::App& app) {
   args->add_option("flags", o->flags, "The flags (after --), or a launcher line");
   add_common_options(args, *o);
   add_positive_integer_option(args, "--world-size", o->world_size,
-                              "Number of processes of the run (default: from the launcher line, else 1)", kMaxWorldSize);
+                              "Number of processes of the run (default: from the launcher line, else 1)", config::kMaxWorldSize);
   add_positive_integer_option(args, "--gpus", o->gpus, "GPUs per node, for --nproc_per_node gpu/auto", kMaxGpus);
   args->callback([o] {
     check_output_folder(o->output);

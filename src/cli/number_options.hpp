@@ -12,9 +12,6 @@
 
 namespace primus::cli {
 
-// The most processes a run may name (--world-size): far above any machine, far below overflow.
-inline constexpr std::int64_t kMaxWorldSize = std::int64_t{1} << 24;
-
 // An integer in [1, max] written in decimal; throws primus::Error naming `flag` otherwise.
 std::int64_t parse_positive_integer(std::string_view flag, const std::string& text, std::int64_t max);
 // A finite number of seconds in (0, max]; throws primus::Error naming `flag` otherwise.

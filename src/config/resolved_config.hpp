@@ -14,6 +14,10 @@
 
 namespace primus::config {
 
+// The most processes a run may name (--world-size, mpirun): far above any machine, far below any
+// overflow of the counts derived from it.
+inline constexpr int64_t kMaxWorldSize = int64_t{1} << 24;
+
 struct ResolveOptions {
   std::filesystem::path config;                 // the experiment file
   std::vector<std::string> overrides;           // command-line tokens

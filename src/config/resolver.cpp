@@ -1,5 +1,6 @@
 #include "config/resolved_config.hpp"
 
+#include <charconv>
 #include <cstdlib>
 
 #include "config/command_line_overrides.hpp"
@@ -9,6 +10,7 @@
 #include "config/schema.hpp"
 #include "config/validation.hpp"
 #include "core/error.hpp"
+#include "core/message_text.hpp"
 #include "core/input_file.hpp"
 
 namespace fs = std::filesystem;
@@ -48,9 +50,11 @@ std::optional<int64_t> world_size_from_environment() {
   // mpirun (OpenMPI) and torchrun-style launchers.
   for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "WORLD_SIZE"})
     if (const char* v = std::getenv(name); v && *v) {
-      char* end = nullptr;
-      long n = std::strtol(v, &end, 10);
-      if (*end != '\0' || n <= 0) fail("environment: {}='{}' is not a positive process count", name, v);
+      const std::string text = v;
+      int64_t n = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+      if (ec != std::errc() || end != text.data() + text.size() || n <= 0 || n > kMaxWorldSize)
+        fail("environment: {}='{}' is not a process count (1 to {})", name, printable(text, 40), kMaxWorldSize);
       return n;
     }
   return std::nullopt;

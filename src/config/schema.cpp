@@ -1,6 +1,7 @@
 #include "config/schema.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "config/closest_names.hpp"
@@ -20,6 +21,7 @@ struct RawRow {
   const char* primus_file;
   const char* flags;
   const char* choices;
+  const char* range;
   const char* group;
   const char* origin;
   const char* effect;
@@ -27,8 +29,8 @@ struct RawRow {
 };
 
 const RawRow kRows[] = {
-#define PRIMUS_ARGUMENT(key, cpp, type, mdef, pdef, pfile, flags, choices, group, origin, effect, note) \
-  {#key, type, mdef, pdef, pfile, flags, choices, group, origin, effect, note},
+#define PRIMUS_ARGUMENT(key, cpp, type, mdef, pdef, pfile, flags, choices, range, group, origin, effect, note) \
+  {#key, type, mdef, pdef, pfile, flags, choices, range, group, origin, effect, note},
 #include "config/generated/arguments.inc"
 #undef PRIMUS_ARGUMENT
 };
@@ -127,7 +129,15 @@ Schema::Schema() {
     }
     s.choices = split(r.choices, ',');
     s.group = r.group;
-    s.acted_on = std::string(r.effect) == "engine";
+    s.range_text = r.range;
+    s.range = parse_range(s.key, r.range);
+    // "engine", or "engine when KEY == VALUE" for a key the engine reads only in some settings.
+    const std::string effect = r.effect;
+    s.acted_on = effect == "engine" || effect.starts_with("engine when ");
+    if (effect.starts_with("engine when ")) {
+      const auto rule = parse_range(s.key, "any when " + effect.substr(12));
+      s.acted_on_when = rule.at(0).when;
+    }
     s.refused = std::string(r.effect) == "refused";
     s.note = r.note;
     by_key_[s.key] = specs_.size();
@@ -208,7 +218,13 @@ Value coerce_scalar(ArgType type, const ArgumentSpec& spec, const Value& v, cons
       return bad();
     case ArgType::kInt:
       if (x.is_int()) return x;
-      if (x.is_float() && x.as_float() == double(int64_t(x.as_float()))) return Value{int64_t(x.as_float())};
+      if (x.is_float() && std::isfinite(x.as_float()) && x.as_float() == std::trunc(x.as_float())) {
+        // 1e3 is 1000; a whole number past int64 (99999999999999999999 reads as 1e20) is not an int.
+        if (std::fabs(x.as_float()) >= 9223372036854775808.0)
+          fail("{}: {} = {} is too large for an integer (at most 9223372036854775807)", where.describe(), spec.key,
+               v.for_message());
+        return Value{int64_t(x.as_float())};
+      }
       return bad();
     case ArgType::kFloat:
       if (x.is_int() || x.is_float()) return Value{x.as_float()};

@@ -10,6 +10,7 @@
 
 #include "config/origin.hpp"
 #include "config/value.hpp"
+#include "config/value_range.hpp"
 
 namespace primus::config {
 
@@ -30,9 +31,12 @@ struct ArgumentSpec {
   std::string primus_file;           // trainer | model | experiment: which YAML sets it
   std::vector<FlagSpelling> flags;
   std::vector<std::string> choices;
+  std::string range_text;            // the table's `range` cell ("[0, 1)", "[0, inf); <= lr")
+  std::vector<RangeRule> range;      // parsed (config/value_range.hpp)
   std::string group;
   bool from_megatron = true;         // a Megatron-LM argument (false: a Primus key)
   bool acted_on = false;             // this engine uses it; otherwise "accepted, no effect here"
+  std::optional<RangeCondition> acted_on_when;  // ...only when this holds (vocab_size: NullTokenizer)
   bool refused = false;              // changes results and is not built: train refuses a non-default value
   std::string note;
 

@@ -1,12 +1,18 @@
 #include "config/validation.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 
 #include <fmt/format.h>
 
 #include "config/args_from_values.hpp"
+#include "config/range_checks.hpp"
 #include "config/schema.hpp"
+#include "config/split_weights.hpp"
+#include "core/checked_math.hpp"
 #include "core/error.hpp"
+#include "core/message_text.hpp"
 
 namespace primus::config {
 
@@ -29,6 +35,7 @@ class Values {
   std::string where(const std::string& key) const {
     return fmt::format("{}: {} = {}", c_.values.at(key).origin.describe(), key, get(key).for_message());
   }
+  void note(std::string text) { c_.notes.push_back(std::move(text)); }
   void derive(const std::string& key, Value v, const std::string& rule) {
     c_.values[key] = Setting{std::move(v), Origin{Origin::Kind::kDerived, "", 0, "", rule}};
   }
@@ -62,11 +69,9 @@ void apply_megatron_conversions(Values& v, ResolvedConfig& c) {
 }
 
 void derive_model_shape(Values& v) {
+  // Positive and below 2^31 already (the table's ranges): the arithmetic below cannot overflow.
   for (const char* key : {"num_layers", "hidden_size", "num_attention_heads"}) v.require(key);
   int64_t hidden = v.integer("hidden_size"), heads = v.integer("num_attention_heads");
-  if (hidden <= 0) fail("{}: must be positive", v.where("hidden_size"));
-  if (heads <= 0) fail("{}: must be positive", v.where("num_attention_heads"));
-  if (v.integer("num_layers") <= 0) fail("{}: must be positive", v.where("num_layers"));
   if (v.is_null("kv_channels")) {
     if (hidden % heads != 0)
       fail("{}: hidden_size {} is not divisible by num_attention_heads {}; set kv_channels explicitly",
@@ -80,7 +85,7 @@ void derive_model_shape(Values& v) {
     fail("{}: group_query_attention is true but num_query_groups is not set", v.where("group_query_attention"));
   }
   int64_t groups = v.integer("num_query_groups");
-  if (groups <= 0 || heads % groups != 0)
+  if (heads % groups != 0)
     fail("{}: num_attention_heads {} must be a multiple of num_query_groups", v.where("num_query_groups"), heads);
   if (v.is_null("ffn_hidden_size")) {
     int64_t ffn = v.flag("swiglu") ? int64_t(4.0 * double(hidden) * 2.0 / 3.0 / 64.0) * 64 : 4 * hidden;
@@ -89,7 +94,6 @@ void derive_model_shape(Values& v) {
   if (!v.is_null("num_experts") && v.is_null("moe_ffn_hidden_size"))
     v.derive("moe_ffn_hidden_size", v.get("ffn_hidden_size"), "ffn_hidden_size");
   v.require("seq_length");
-  if (v.integer("seq_length") <= 0) fail("{}: must be positive", v.where("seq_length"));
   if (v.is_null("max_position_embeddings"))
     v.derive("max_position_embeddings", v.get("seq_length"), "seq_length");
 }
@@ -97,11 +101,9 @@ void derive_model_shape(Values& v) {
 void check_parallel_layout(Values& v, ResolvedConfig& c, int64_t world) {
   int64_t tp = v.integer("tensor_model_parallel_size"), pp = v.integer("pipeline_model_parallel_size");
   int64_t cp = v.integer("context_parallel_size"), ep = v.integer("expert_model_parallel_size");
-  for (const char* key : {"tensor_model_parallel_size", "pipeline_model_parallel_size", "context_parallel_size",
-                          "expert_model_parallel_size"})
-    if (v.integer(key) < 1) fail("{}: must be at least 1", v.where(key));
-  if (world < 1) fail("world size {} must be at least 1", world);
-  int64_t mp = tp * pp * cp;
+  if (world < 1 || world > kMaxWorldSize)
+    fail("world size {} is not a process count (1 to {})", world, kMaxWorldSize);
+  const int64_t mp = checked_product({tp, pp, cp}, "model parallel size (tensor × pipeline × context parallel)");
   if (world % mp != 0) {
     const char* culprit = pp > 1 ? "pipeline_model_parallel_size" : cp > 1 ? "context_parallel_size" : "tensor_model_parallel_size";
     fail("world size {} is not divisible by tensor × pipeline × context parallel = {}×{}×{} = {} ({}); "
@@ -121,11 +123,10 @@ void check_parallel_layout(Values& v, ResolvedConfig& c, int64_t world) {
          v.where("expert_model_parallel_size"));
   if (!v.is_null("num_experts")) {
     int64_t experts = v.integer("num_experts");
-    if (experts <= 0) fail("{}: must be positive", v.where("num_experts"));
     if (experts % ep != 0)
       fail("{}: num_experts {} is not divisible by expert_model_parallel_size {}", v.where("num_experts"), experts, ep);
     int64_t etp = v.is_null("expert_tensor_parallel_size") ? tp : v.integer("expert_tensor_parallel_size");
-    if ((dp * cp * tp) % (ep * etp) != 0)
+    if ((dp * cp * tp) % checked_mul(ep, etp, "expert_model_parallel_size × expert_tensor_parallel_size") != 0)
       fail("{}: expert_model_parallel_size {} × expert tensor parallel {} must divide data × context × tensor "
            "parallel = {} (world size {}); run with more processes or lower it",
            v.where("expert_model_parallel_size"), ep, etp, dp * cp * tp, world);
@@ -135,8 +136,6 @@ void check_parallel_layout(Values& v, ResolvedConfig& c, int64_t world) {
       fail("{}: with use_tp_pp_dp_mapping and pipeline parallelism, expert_model_parallel_size {} × expert tensor "
            "parallel {} must equal tensor × context parallel = {} (the expert and dense data-parallel sizes must match)",
            v.where("expert_model_parallel_size"), ep, etp, tp * cp);
-    if (v.integer("moe_router_topk") > experts)
-      fail("{}: moe_router_topk is larger than num_experts {}", v.where("moe_router_topk"), experts);
   }
   // Pipeline split.
   int64_t layers = v.integer("num_layers");
@@ -144,7 +143,7 @@ void check_parallel_layout(Values& v, ResolvedConfig& c, int64_t world) {
     const Value& given = v.get("decoder_pipeline_manual_split_list");
     const Value::List split = given.is_list() ? given.as_list() : Value::List{given};
     int64_t sum = 0;
-    for (const auto& s : split) sum += s.as_int();
+    for (const auto& s : split) sum = checked_add(sum, s.as_int(), "the sum of decoder_pipeline_manual_split_list");
     if (int64_t(split.size()) != pp || sum != layers)
       fail("{}: needs {} entries (one per pipeline stage) adding up to num_layers {}",
            v.where("decoder_pipeline_manual_split_list"), pp, layers);
@@ -180,19 +179,19 @@ void check_parallel_layout(Values& v, ResolvedConfig& c, int64_t world) {
 
   // Batch sizes.
   v.require("micro_batch_size");
-  int64_t mbs = v.integer("micro_batch_size");
-  if (mbs <= 0) fail("{}: must be positive", v.where("micro_batch_size"));
-  if (v.is_null("global_batch_size")) v.derive("global_batch_size", Value{mbs * dp}, "micro_batch_size × data parallel size");
-  int64_t gbs = v.integer("global_batch_size");
-  if (gbs <= 0 || gbs % (mbs * dp) != 0)
+  const int64_t mbs = v.integer("micro_batch_size");
+  const int64_t per_step = checked_mul(mbs, dp, "micro_batch_size × data parallel size");
+  if (v.is_null("global_batch_size")) v.derive("global_batch_size", Value{per_step}, "micro_batch_size × data parallel size");
+  const int64_t gbs = v.integer("global_batch_size");
+  if (gbs % per_step != 0)
     fail("{}: must be a multiple of micro_batch_size × data parallel size = {} × {} = {}", v.where("global_batch_size"),
-         mbs, dp, mbs * dp);
+         mbs, dp, per_step);
 
   c.derived["world_size"] = Setting{Value{world}, Origin{Origin::Kind::kDerived, "", 0, "", "number of processes"}};
   c.derived["data_parallel_size"] = Setting{
       Value{dp}, Origin{Origin::Kind::kDerived, "", 0, "", "world_size / (tensor × pipeline × context parallel)"}};
   c.derived["num_micro_batches"] = Setting{
-      Value{gbs / (mbs * dp)}, Origin{Origin::Kind::kDerived, "", 0, "", "global_batch_size / (micro_batch_size × data parallel)"}};
+      Value{gbs / per_step}, Origin{Origin::Kind::kDerived, "", 0, "", "global_batch_size / (micro_batch_size × data parallel)"}};
 }
 
 void check_training(Values& v) {
@@ -201,24 +200,108 @@ void check_training(Values& v) {
   bool iters = !v.is_null("train_iters"), samples = !v.is_null("train_samples");
   if (iters && samples) fail("{}: train_iters and train_samples are exclusive", v.where("train_samples"));
   if (!iters && !samples) fail("train_iters is not set; give train_iters (or train_samples)");
-  if (iters && v.integer("train_iters") <= 0) fail("{}: must be positive", v.where("train_iters"));
   if (iters && !v.is_null("lr_warmup_samples") && v.integer("lr_warmup_samples") != 0)
     fail("{}: sample-based warmup needs train_samples, not train_iters", v.where("lr_warmup_samples"));
   if (!v.is_null("lr_warmup_fraction") && v.integer("lr_warmup_iters") != 0)
     fail("{}: give at most one of lr_warmup_fraction and lr_warmup_iters ({})", v.where("lr_warmup_fraction"),
          v.where("lr_warmup_iters"));
   v.require("lr");
-  if (v.number("min_lr") > v.number("lr"))
-    fail("{}: min_lr must not exceed lr = {}", v.where("min_lr"), v.get("lr").for_message());
   if (v.flag("overlap_param_gather") && !(v.flag("use_distributed_optimizer") && v.flag("overlap_grad_reduce")))
     fail("{}: overlap_param_gather needs use_distributed_optimizer and overlap_grad_reduce", v.where("overlap_param_gather"));
   std::string pos = v.text("position_embedding_type");
   if ((pos == "rope" || pos == "learned_absolute" || pos == "yarn") &&
       v.integer("max_position_embeddings") < v.integer("seq_length"))
     fail("{}: must be at least seq_length = {}", v.where("max_position_embeddings"), v.integer("seq_length"));
-  if (!v.is_null("save") && (v.is_null("save_interval") || v.integer("save_interval") <= 0))
+  if (!v.is_null("save") && v.is_null("save_interval"))
     fail("{}: save is set, so save_interval must be a positive number of iterations", v.where("save_interval"));
-  if (v.integer("log_interval") <= 0) fail("{}: must be positive", v.where("log_interval"));
+}
+
+// Products of the model's sizes that the engine plans buffers with: each must fit in int64 (with
+// room for bytes), or the plan would wrap around. A value that big is named, not allocated.
+void check_sizes(Values& v) {
+  const int64_t mbs = v.integer("micro_batch_size"), gbs = v.integer("global_batch_size");
+  const int64_t seq = v.integer("seq_length"), layers = v.integer("num_layers");
+  const int64_t hidden = v.integer("hidden_size"), ffn = v.integer("ffn_hidden_size");
+  const int64_t heads = v.integer("num_attention_heads"), kv = v.integer("kv_channels");
+  const int64_t widest = std::max({hidden, 2 * ffn, 3 * heads * kv});
+  checked_product({gbs, seq, 16}, "the global batch's token buffers (global_batch_size × seq_length × 16 bytes)");
+  checked_product({mbs, seq, widest, layers + 1, 16},
+                  "the activations of one micro-batch (micro_batch_size × seq_length × the widest layer × "
+                  "(num_layers + 1) × 16 bytes)");
+  checked_product({mbs, heads, seq, 16}, "the attention statistics (micro_batch_size × num_attention_heads × seq_length)");
+  checked_product({layers, hidden, std::max(hidden, ffn), 64}, "the parameters (num_layers × hidden_size × ffn_hidden_size)");
+}
+
+// Megatron's learning-rate and weight-decay schedule rules (OptimizerParamScheduler's asserts),
+// in samples, checked here so that `config show` refuses what `train` would.
+void check_schedule(Values& v) {
+  const int64_t gbs = v.integer("global_batch_size");
+  int64_t decay = 0, warmup_iters_samples = 0;
+  std::string decay_key, warmup_key;
+  if (!v.is_null("train_iters")) {
+    const int64_t iters = v.integer("train_iters");
+    checked_mul(iters, gbs, "the training samples (train_iters × global_batch_size)");
+    decay_key = v.is_null("lr_decay_iters") ? "train_iters" : "lr_decay_iters";
+    decay = checked_mul(v.integer(decay_key), gbs, decay_key + " × global_batch_size");
+    warmup_key = "lr_warmup_iters";
+    warmup_iters_samples = checked_mul(v.integer("lr_warmup_iters"), gbs, "lr_warmup_iters × global_batch_size");
+    if (!v.is_null("lr_wsd_decay_iters"))
+      checked_mul(v.integer("lr_wsd_decay_iters"), gbs, "lr_wsd_decay_iters × global_batch_size");
+    if (v.integer("eval_iters") > 0) {
+      const int64_t evals = iters / v.integer("eval_interval") + 1;
+      checked_product({evals, v.integer("eval_iters"), gbs},
+                      "the validation samples ((train_iters / eval_interval + 1) × eval_iters × global_batch_size)");
+    }
+  } else {
+    decay_key = v.is_null("lr_decay_samples") ? "train_samples" : "lr_decay_samples";
+    decay = v.integer(decay_key);
+    warmup_key = "lr_warmup_samples";
+    warmup_iters_samples = v.integer("lr_warmup_samples");
+  }
+  double warmup = static_cast<double>(warmup_iters_samples);
+  if (!v.is_null("lr_warmup_fraction")) {
+    warmup_key = "lr_warmup_fraction";
+    warmup = v.number("lr_warmup_fraction") * static_cast<double>(decay);
+  }
+  if (!(warmup < static_cast<double>(decay)))
+    fail("{}: the warmup ({} samples) must be shorter than the learning-rate decay ({} samples: {} × "
+         "global_batch_size {}); lower it or raise {}",
+         v.where(warmup_key), warmup, decay, v.where(decay_key), gbs, decay_key);
+  if (v.text("lr_decay_style") == "WSD" && v.is_null("lr_wsd_decay_iters") && v.is_null("lr_wsd_decay_samples"))
+    fail("{}: WSD needs the length of its anneal phase: set lr_wsd_decay_iters (or lr_wsd_decay_samples with "
+         "train_samples)",
+         v.where("lr_decay_style"));
+  const std::string incr = v.text("weight_decay_incr_style");
+  if (incr == "constant") {
+    for (const char* key : {"start_weight_decay", "end_weight_decay"})
+      if (!v.is_null(key))
+        fail("{}: applies only with weight_decay_incr_style linear or cosine; with constant, set weight_decay ({})",
+             v.where(key), v.where("weight_decay"));
+  } else {
+    const double start = v.is_null("start_weight_decay") ? v.number("weight_decay") : v.number("start_weight_decay");
+    const double end = v.is_null("end_weight_decay") ? v.number("weight_decay") : v.number("end_weight_decay");
+    if (end < start)
+      fail("{}: the weight decay's end {} must be at least its start {} (weight_decay_incr_style {})",
+           v.where(v.is_null("end_weight_decay") ? "weight_decay" : "end_weight_decay"), end, start, incr);
+  }
+}
+
+// "0.3 pathA 0.7 pathB": weights must be finite and not negative, and not all zero.
+void check_blend(Values& v, const char* key) {
+  if (v.is_null(key)) return;
+  const Value& given = v.get(key);
+  if (!given.is_list() || given.as_list().size() < 2) return;
+  const auto& items = given.as_list();
+  if (items.size() % 2 != 0) fail("{}: expected 'weight path' pairs, got {} entries", v.where(key), items.size());
+  double sum = 0;
+  for (size_t i = 0; i < items.size(); i += 2) {
+    const Value w = parse_plain_scalar(items[i].to_display());
+    if (!(w.is_int() || w.is_float()) || !std::isfinite(w.as_float()) || w.as_float() < 0)
+      fail("{}: '{}' is not a weight (a finite number, not negative, before each path)", v.where(key),
+           printable(items[i].to_display()));
+    sum += w.as_float();
+  }
+  if (!(sum > 0)) fail("{}: the weights must not all be zero", v.where(key));
 }
 
 void check_data(Values& v) {
@@ -234,13 +317,33 @@ void check_data(Values& v) {
   }
   if (sources > 1) fail("give at most one data source: {}", named);
   if (!v.is_null("data_path") && v.is_null("split")) v.derive("split", Value{"969, 30, 1"}, "Megatron's default split");
+  for (const char* key : {"data_path", "train_data_path", "valid_data_path", "test_data_path"}) check_blend(v, key);
+  if (!v.is_null("split")) {
+    const std::array<double, 3> weights = parse_split_weights(v.text("split"), v.where("split"));
+    // Evaluation asked for on a split that gets no data: said once, not skipped in silence.
+    if (!v.is_null("data_path") && v.integer("eval_iters") > 0 && weights[1] == 0)
+      v.note(fmt::format("{} but {} gives the validation split no data: no evaluation will run (set eval_iters: 0, "
+                         "or give the split a validation share such as 98,2,0)",
+                         v.where("eval_iters"), v.where("split")));
+  }
+  if (!v.is_null("train_data_path") && v.is_null("valid_data_path") && v.integer("eval_iters") > 0)
+    v.note(fmt::format("{} but valid_data_path is not set: no evaluation will run (set eval_iters: 0 or give "
+                       "valid_data_path)",
+                       v.where("eval_iters")));
 }
 
 void list_keys_without_effect(ResolvedConfig& c) {
   const Schema& schema = Schema::instance();
   for (const auto& spec : schema.all()) {
     const Setting& s = c.values.at(spec.key);
-    if (spec.acted_on || s.origin.kind == Origin::Kind::kDefault || s.origin.kind == Origin::Kind::kDerived) continue;
+    // A key the engine reads only in some settings (vocab_size: NullTokenizer) has no effect outside them.
+    bool acted_on = spec.acted_on;
+    if (acted_on && spec.acted_on_when) {
+      const Value& other = c.values.at(spec.acted_on_when->key).value;
+      acted_on = !other.is_null() ? compare_values(other, spec.acted_on_when->op, spec.acted_on_when->literal)
+                                  : spec.acted_on_when->op == Compare::kNotEqual;
+    }
+    if (acted_on || s.origin.kind == Origin::Kind::kDefault || s.origin.kind == Origin::Kind::kDerived) continue;
     Value def = schema.coerce(spec, spec.effective_default(), s.origin);
     if (!(s.value == def)) c.without_effect.push_back(spec.key);
   }
@@ -250,10 +353,14 @@ void list_keys_without_effect(ResolvedConfig& c) {
 
 void derive_and_validate(ResolvedConfig& config, int64_t world_size) {
   Values v(config);
+  check_ranges(config, RangePhase::kAsGiven);
   apply_megatron_conversions(v, config);
   derive_model_shape(v);
   check_parallel_layout(v, config, world_size);
+  check_ranges(config, RangePhase::kDerived);
+  check_sizes(v);
   check_training(v);
+  check_schedule(v);
   check_data(v);
   list_keys_without_effect(config);
 

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "core/error.hpp"
+#include "core/message_text.hpp"
 #include "data/blended_dataset.hpp"
 #include "data/mock_dataset.hpp"
 
@@ -62,8 +63,8 @@ Blend parse_blend(const std::vector<std::string>& data_path) {
   for (std::size_t i = 0; i < data_path.size(); i += 2) {
     char* end = nullptr;
     const double w = std::strtod(data_path[i].c_str(), &end);
-    if (end == data_path[i].c_str() || *end != '\0') {
-      fail("data_path: '{}' is not a weight (expected 'weight path' pairs)", data_path[i]);
+    if (end == data_path[i].c_str() || *end != '\0' || !std::isfinite(w) || w < 0) {
+      fail("data_path: '{}' is not a weight (a finite number, not negative, before each path)", printable(data_path[i]));
     }
     blend.weights.push_back(w);
     blend.prefixes.push_back(data_path[i + 1]);

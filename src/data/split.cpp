@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "config/split_weights.hpp"
 #include "core/error.hpp"
 
 namespace primus::data {
@@ -29,28 +30,7 @@ std::vector<double> normalize_weights(const std::vector<double>& weights) {
 }
 
 std::array<double, 3> parse_and_normalize_split(const std::string& split) {
-  // Megatron takes every run of [.0-9] characters as a number.
-  std::vector<double> parts;
-  std::size_t i = 0;
-  while (i < split.size()) {
-    if (!(std::isdigit(static_cast<unsigned char>(split[i])) || split[i] == '.')) {
-      ++i;
-      continue;
-    }
-    std::size_t j = i;
-    while (j < split.size() && (std::isdigit(static_cast<unsigned char>(split[j])) || split[j] == '.')) ++j;
-    const std::string tok = split.substr(i, j - i);
-    char* end = nullptr;
-    const double v = std::strtod(tok.c_str(), &end);
-    if (end != tok.c_str() + tok.size()) fail("split '{}': '{}' is not a number", split, tok);
-    parts.push_back(v);
-    i = j;
-  }
-  if (parts.size() > 3) fail("split '{}': at most 3 parts (train, valid, test)", split);
-  while (parts.size() < 3) parts.push_back(0.0);
-  if (parts[0] + parts[1] + parts[2] <= 0.0) fail("split '{}': the parts must not all be zero", split);
-  const auto w = normalize_weights(parts);
-  return {w[0], w[1], w[2]};
+  return config::parse_split_weights(split);
 }
 
 SplitMatrix split_matrix_from_vector(const std::array<double, 3>& vector) {

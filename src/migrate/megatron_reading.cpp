@@ -33,7 +33,9 @@ MegatronReading read_on_megatron_defaults(const config::Layer& flags, int64_t wo
   try {
     config::derive_and_validate(out.resolved, world_size);
   } catch (const Error& e) {
-    fail("Megatron-LM would reject these arguments (world size {}): {}", world_size, e.what());
+    // Megatron's validate_args rules and the argument table's ranges (which are stricter than
+    // Megatron's own checks: it trains on adam_beta1 1.5).
+    fail("these arguments make no valid run (world size {}): {}", world_size, e.what());
   }
   out.final_values = final_values_of(out.resolved);
   return out;

@@ -86,6 +86,37 @@ const MessageCase kCases[] = {
 INSTANTIATE_TEST_SUITE_P(Cases, CliMessages, ::testing::ValuesIn(kCases),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// `config show` refuses what `train` would refuse, with the same line: one validation for both.
+class CliShowAndTrainAgree : public ::testing::TestWithParam<std::pair<const char*, std::string>> {};
+
+TEST_P(CliShowAndTrainAgree, SameRefusal) {
+  const std::string overrides = GetParam().second;
+  const Result show = run("config show --config " + kTiny + " " + overrides);
+  const Result train = run("train pretrain --config " + kTiny + " " + overrides);
+  EXPECT_EQ(show.status, 2) << show.out;
+  EXPECT_EQ(train.status, 2) << train.out;
+  const auto last_line = [](const std::string& out) {
+    const auto end = out.find_last_not_of('\n');
+    const auto start = out.rfind('\n', end);
+    return out.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+  };
+  EXPECT_TRUE(last_line(show.out).starts_with("primus: error: ")) << show.out;
+  EXPECT_EQ(last_line(show.out), last_line(train.out));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, CliShowAndTrainAgree,
+    ::testing::Values(std::pair{"eval_interval_zero", std::string("--eval_interval 0 --eval_iters 1")},
+                      std::pair{"lr_nan", std::string("--lr .nan")},
+                      std::pair{"init_method_std_negative", std::string("--init-method-std=-0.02")},
+                      std::pair{"adam_beta1", std::string("--adam-beta1 1.5")},
+                      std::pair{"adam_eps", std::string("--adam-eps=-1")},
+                      std::pair{"rotary_base_zero", std::string("--rotary-base 0")},
+                      std::pair{"norm_epsilon_negative", std::string("--norm-epsilon=-1")},
+                      std::pair{"warmup_longer_than_training", std::string("--train-iters 3")},
+                      std::pair{"megatron_args", std::string("--megatron-args --adam-beta2 1.0")}),
+    [](const auto& info) { return std::string(info.param.first); });
+
 TEST(CliMessages, HelpAndVersionStillWork) {
   EXPECT_EQ(run("--version").status, 0);
   EXPECT_EQ(run("config --help").status, 0);

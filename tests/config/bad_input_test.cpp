@@ -93,7 +93,7 @@ const BadCase kCases[] = {
      {"global_batch_size = 6", "multiple of micro_batch_size × data parallel size = 4 × 1 = 4"}},
     {"global_batch_vs_data_parallel", {{"e.yaml", tiny("  micro_batch_size: 4\n  global_batch_size: 4\n")}}, {}, 2,
      {"global_batch_size = 4", "4 × 2 = 8"}},
-    {"micro_batch_zero", {{"e.yaml", tiny("  micro_batch_size: 0\n")}}, {}, 1, {"micro_batch_size = 0: must be positive"}},
+    {"micro_batch_zero", {{"e.yaml", tiny("  micro_batch_size: 0\n")}}, {}, 1, {"micro_batch_size = 0: must be at least 1"}},
     {"layers_vs_pipeline", {{"e.yaml", tiny("  pipeline_model_parallel_size: 3\n")}}, {}, 3,
      {"num_layers 8 is not divisible by pipeline_model_parallel_size 3"}},
     {"manual_split_sum", {{"e.yaml", tiny("  pipeline_model_parallel_size: 2\n  decoder_pipeline_manual_split_list: [3, 3]\n")}},

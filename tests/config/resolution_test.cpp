@@ -64,7 +64,7 @@ INSTANTIATE_TEST_SUITE_P(
         PrecedenceCase{"child_preset_beats_parent", "num_layers: 3\n", "", {}, "num_layers", "3", Origin::Kind::kPreset},
         PrecedenceCase{"override_beats_preset", "rotary_base: 1234\n", "  rotary_base: 99\n", {}, "rotary_base", "99",
                        Origin::Kind::kExperiment},
-        PrecedenceCase{"cli_beats_override", "", "  train_iters: 5\n", {"--train_iters", "7"}, "train_iters", "7",
+        PrecedenceCase{"cli_beats_override", "", "  train_iters: 500\n", {"--train_iters", "700"}, "train_iters", "700",
                        Origin::Kind::kCommandLine},
         PrecedenceCase{"cli_equals_form", "", "", {"--lr=3e-4"}, "lr", "0.0003", Origin::Kind::kCommandLine},
         PrecedenceCase{"cli_megatron_spelling", "", "", {"--rotary-base", "77"}, "rotary_base", "77",
@@ -76,7 +76,7 @@ INSTANTIATE_TEST_SUITE_P(
                        "add_bias_linear", "false", Origin::Kind::kCommandLine},
         PrecedenceCase{"cli_list_flag", "", "", {"--data-path", "0.3", "a", "0.7", "b", "--split", "99,1,0"}, "data_path",
                        "['0.3', a, '0.7', b]", Origin::Kind::kCommandLine},
-        PrecedenceCase{"cli_later_flag_wins", "", "", {"--train_iters", "7", "--train-iters", "9"}, "train_iters", "9",
+        PrecedenceCase{"cli_later_flag_wins", "", "", {"--train_iters", "700", "--train-iters", "900"}, "train_iters", "900",
                        Origin::Kind::kCommandLine},
         PrecedenceCase{"derived_when_unset", "", "", {}, "kv_channels", "16", Origin::Kind::kDerived},
         // Upstream's command-line forms (issue 14, item 4).
@@ -87,7 +87,7 @@ INSTANTIATE_TEST_SUITE_P(
                        Origin::Kind::kCommandLine},
         PrecedenceCase{"cli_store_false_flag_false", "", "", {"--disable-bias-linear", "false"}, "add_bias_linear", "true",
                        Origin::Kind::kCommandLine},
-        PrecedenceCase{"cli_bool_key_false", "", "", {"--mock_data", "false", "--train_iters", "3"}, "mock_data", "false",
+        PrecedenceCase{"cli_bool_key_false", "", "", {"--mock_data", "false", "--train_iters", "300"}, "mock_data", "false",
                        Origin::Kind::kCommandLine},
         PrecedenceCase{"cli_bare_bool", "", "", {"eod_mask_loss=true"}, "eod_mask_loss", "true", Origin::Kind::kCommandLine},
         PrecedenceCase{"cli_dotted_nested_key", "", "", {"torch_compile.enable=true"}, "torch_compile.enable", "true",
@@ -133,12 +133,12 @@ TEST(ConfigResolve, EnvironmentVariablesInKeysAndValues) {
   ::setenv("PRIMUS_TEST_KEY", "rotary_base", 1);
   auto exp = dir.write("e.yaml",
                        "model: tiny_llama.yaml\noverrides:\n  num_layers: ${PRIMUS_TEST_LAYERS}\n"
-                       "  ${PRIMUS_TEST_KEY}: 321\n  train_iters: ${PRIMUS_TEST_UNSET_VAR:12}\n"
+                       "  ${PRIMUS_TEST_KEY}: 321\n  train_iters: ${PRIMUS_TEST_UNSET_VAR:120}\n"
                        "  data_cache_path: ${PRIMUS_TEST_UNSET_VAR:null}\n");
   auto c = resolve_file(exp);
   EXPECT_EQ(c.args.num_layers, 5);
   EXPECT_EQ(c.args.rotary_base, 321);
-  EXPECT_EQ(c.args.train_iters, 12);
+  EXPECT_EQ(c.args.train_iters, 120);
   EXPECT_FALSE(c.args.data_cache_path.has_value());
   EXPECT_EQ(c.at("num_layers").origin.env_var, "PRIMUS_TEST_LAYERS");
   EXPECT_NE(c.at("num_layers").origin.describe().find("via $PRIMUS_TEST_LAYERS"), std::string::npos);

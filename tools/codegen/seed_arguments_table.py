@@ -145,7 +145,7 @@ def main():
                 order.append(dest)
                 rows[dest] = dict(key=dest, type=our_type(t), megatron_default=default,
                                   primus_default="", primus_file="", flags=list(spelled),
-                                  choices=choices, group=r["group"], origin="megatron",
+                                  choices=choices, range="", group=r["group"], origin="megatron",
                                   effect="none", note="")
             else:
                 rows[dest]["flags"].extend(spelled)
@@ -164,12 +164,12 @@ def main():
                     t = {bool: "bool", int: "int", float: "float", str: "str"}[type(v)]
                 order.append(key)
                 rows[key] = dict(key=key, type=t, megatron_default="", primus_default=value,
-                                 primus_file=place, flags=[], choices="", group="primus",
+                                 primus_file=place, flags=[], choices="", range="", group="primus",
                                  origin="primus", effect="none", note="")
     for key, t, d, group, note in EXPERIMENT_KEYS:
         order.append(key)
         rows[key] = dict(key=key, type=t, megatron_default="", primus_default=d,
-                         primus_file="experiment", flags=[], choices="", group=group,
+                         primus_file="experiment", flags=[], choices="", range="", group=group,
                          origin="primus", effect="engine", note=note)
     for key in ENGINE_KEYS:
         rows[key]["effect"] = "engine"
@@ -178,7 +178,7 @@ def main():
         rows[key]["note"] = note
     out = REPO / "src" / "config" / "arguments.tsv"
     cols = ["key", "type", "megatron_default", "primus_default", "primus_file", "flags",
-            "choices", "group", "origin", "effect", "note"]
+            "choices", "range", "group", "origin", "effect", "note"]
     with open(out, "w") as f:
         f.write("\t".join(cols) + "\n")
         for key in order:
