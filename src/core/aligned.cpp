@@ -56,9 +56,9 @@ std::size_t Arena::reserve_bytes(std::size_t bytes) {
   return offset;
 }
 
-void Arena::allocate() {
+void Arena::allocate(const std::vector<MemoryPlanItem>& parts) {
   if (done_) fail("internal: Arena::allocate called twice");
-  AllocationCheckScope::before_allocation(reserved_);  // a run's memory plan vs the machine
+  AllocationCheckScope::before_allocation(reserved_, parts);  // a run's memory plan vs the machine
   base_ = static_cast<std::byte*>(aligned_alloc_bytes(reserved_));
   parallel_zero(base_, reserved_);
   done_ = true;

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/memory_budget.hpp"
+
 namespace primus {
 
 inline constexpr std::size_t kAlign = 64;
@@ -99,8 +101,8 @@ class Arena {
   // Reserves `bytes` (rounded up to 64) and returns the offset.
   std::size_t reserve_bytes(std::size_t bytes);
   // Allocates and zeroes the block for everything reserved so far, after the installed memory
-  // check (core/memory_budget.hpp) agreed.
-  void allocate();
+  // check (core/memory_budget.hpp) agreed; `parts` labels what the bytes hold, for its message.
+  void allocate(const std::vector<MemoryPlanItem>& parts = {});
 
   bool allocated() const { return done_; }
   std::size_t bytes() const { return reserved_; }

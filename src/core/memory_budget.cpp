@@ -89,7 +89,7 @@ void cgroup_limits(const fs::path& root, std::vector<Limit>& out) {
 }
 
 std::mutex g_check_mutex;
-std::function<void(std::uint64_t)> g_check;
+AllocationCheck g_check;
 
 }  // namespace
 
@@ -133,7 +133,7 @@ std::optional<std::string> memory_plan_refusal(const MemoryPlan& plan, const Ava
                      kPlanShareOfAvailable * 100, advice);
 }
 
-AllocationCheckScope::AllocationCheckScope(std::function<void(std::uint64_t)> check) {
+AllocationCheckScope::AllocationCheckScope(AllocationCheck check) {
   std::lock_guard lock(g_check_mutex);
   g_check = std::move(check);
 }
@@ -143,13 +143,13 @@ AllocationCheckScope::~AllocationCheckScope() {
   g_check = nullptr;
 }
 
-void AllocationCheckScope::before_allocation(std::uint64_t bytes) {
-  std::function<void(std::uint64_t)> check;
+void AllocationCheckScope::before_allocation(std::uint64_t bytes, const std::vector<MemoryPlanItem>& parts) {
+  AllocationCheck check;
   {
     std::lock_guard lock(g_check_mutex);
     check = g_check;
   }
-  if (check) check(bytes);
+  if (check) check(bytes, parts);
 }
 
 }  // namespace primus

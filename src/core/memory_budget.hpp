@@ -49,16 +49,19 @@ std::optional<std::string> memory_plan_refusal(const MemoryPlan& plan, const Ava
                                                std::string_view advice);
 
 // A check run by Arena::allocate() before it allocates and touches `bytes` (throwing stops the
-// allocation). At most one is installed at a time; the scope removes it.
+// allocation); `parts` is what the arena's owner said the bytes hold (the rest is unlabelled).
+// At most one is installed at a time; the scope removes it.
+using AllocationCheck = std::function<void(std::uint64_t bytes, const std::vector<MemoryPlanItem>& parts)>;
+
 class AllocationCheckScope {
  public:
-  explicit AllocationCheckScope(std::function<void(std::uint64_t bytes)> check);
+  explicit AllocationCheckScope(AllocationCheck check);
   ~AllocationCheckScope();
   AllocationCheckScope(const AllocationCheckScope&) = delete;
   AllocationCheckScope& operator=(const AllocationCheckScope&) = delete;
 
   // Called by the arena; does nothing when no scope is installed.
-  static void before_allocation(std::uint64_t bytes);
+  static void before_allocation(std::uint64_t bytes, const std::vector<MemoryPlanItem>& parts = {});
 };
 
 }  // namespace primus

@@ -126,7 +126,9 @@ PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch
   mtp_set_ = arena_.reserve<float>(static_cast<size_t>(mtp_saved.total()));
   mtp_own_ = arena_.reserve<float>(static_cast<size_t>(mtp_own.total()));
 
-  arena_.allocate();  // one allocation, zeroed and pre-faulted
+  // One allocation, zeroed and pre-faulted — after the run's memory check (core/memory_budget.hpp).
+  arena_.allocate({{c.bf16 ? "parameters, gradients and their bf16 copy" : "parameters and gradients",
+                    static_cast<std::uint64_t>(P) * (c.bf16 ? 10 : 8)}});
   linear_ = LinearScratch{arena_.get(cast_a_), arena_.get(cast_b_), arena_.get(bias_ws_)};
 }
 

@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 
-#include "core/error.hpp"
 
 namespace primus::train {
 
@@ -50,10 +49,9 @@ std::string non_finite_stop_message(std::int64_t iteration, double loss, double 
                      iteration, what, why);
 }
 
-StepDecision decide_step(std::int64_t iteration, double loss, double grad_norm, const config::ResolvedConfig& c) {
+StepDecision decide_step(double loss, double grad_norm, const config::ResolvedConfig& c) {
   if (std::isfinite(loss) && std::isfinite(grad_norm)) return StepDecision::kApply;
-  if (c.args.check_for_nan_in_loss_and_grad) throw Error(non_finite_stop_message(iteration, loss, grad_norm, c));
-  return StepDecision::kSkip;
+  return c.args.check_for_nan_in_loss_and_grad ? StepDecision::kStop : StepDecision::kSkip;
 }
 
 }  // namespace primus::train

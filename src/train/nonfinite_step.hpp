@@ -16,11 +16,14 @@
 
 namespace primus::train {
 
-enum class StepDecision { kApply, kSkip };
+enum class StepDecision {
+  kApply,  // finite: the optimizer steps
+  kSkip,   // not finite, check off: no update, counted as skipped
+  kStop,   // not finite, check on: stop with non_finite_stop_message()
+};
 
-// kApply when loss and grad_norm are finite; kSkip when not and the check is off; throws
-// primus::Error (non_finite_stop_message) when not and the check is on.
-StepDecision decide_step(std::int64_t iteration, double loss, double grad_norm, const config::ResolvedConfig& config);
+// From reduced values, so that every rank decides alike.
+StepDecision decide_step(double loss, double grad_norm, const config::ResolvedConfig& config);
 
 // "iteration 1: the loss is nan ... likely causes: init_method_std = 0.02 (e.yaml:7), ..."
 std::string non_finite_stop_message(std::int64_t iteration, double loss, double grad_norm,

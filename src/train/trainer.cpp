@@ -14,6 +14,8 @@
 #include "parallel/mpi_runtime.hpp"
 #include "train/auxiliary_losses.hpp"
 #include "train/flops.hpp"
+#include "train/memory_check.hpp"
+#include "train/nonfinite_step.hpp"
 #include "train/training_logging.hpp"
 
 namespace primus::train {
@@ -67,6 +69,9 @@ Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* 
     // parameter count known only once the model is built.)
     const std::int64_t alignment =
         parallel::ParamAndGradBuffer::region_alignment({dp_cp.size(), expert_dp.size()}, ddp_config.bucket_options(0));
+    // The model's arena is checked against the machine's memory before it is allocated.
+    const auto memory_check =
+        install_memory_check(config, ddp_config.use_distributed_optimizer ? static_cast<int>(dp_cp.size()) : 1);
     model_ = std::make_unique<model::GPTModel>(mc, a.micro_batch_size, model::RecomputePlan::from_args(a), alignment);
     const model::ParameterLayout& layout = model_->layout();
     std::vector<parallel::BufferParam> params;
@@ -193,17 +198,23 @@ IterationResult Trainer::train_step() {
     for (double& v : r.aux_losses) v /= static_cast<double>(dp_cp.size());
   }
   r.grad_norm = optimizer_->clip_grad_norm(a.clip_grad);
-  // Loss and norm are reduced values: every rank takes this decision at the same point.
-  if (a.check_for_nan_in_loss_and_grad && (!std::isfinite(r.lm_loss) || !std::isfinite(r.grad_norm)))
-    throw parallel::CollectiveError(
-        fmt::format("iteration {}: the loss ({}) or the gradient norm ({}) is not finite; stopping "
-                    "(check_for_nan_in_loss_and_grad)",
-                    r.iteration, r.lm_loss, r.grad_norm),
-        state_.rank() == 0);
-  optimizer_->step(scheduler_.lr(consumed_samples_), scheduler_.weight_decay(consumed_samples_));
+  // Loss and norm are reduced values: every rank takes this decision at the same point. A
+  // non-finite one is never applied: the run stops, or the step is skipped (nonfinite_step.hpp).
+  switch (decide_step(r.lm_loss, r.grad_norm, config_)) {
+    case StepDecision::kStop:
+      throw parallel::CollectiveError(non_finite_stop_message(r.iteration, r.lm_loss, r.grad_norm, config_),
+                                      state_.rank() == 0);
+    case StepDecision::kSkip:
+      r.skipped = true;
+      break;
+    case StepDecision::kApply:
+      optimizer_->step(scheduler_.lr(scheduler_samples_), scheduler_.weight_decay(scheduler_samples_));
+      scheduler_samples_ += a.global_batch_size;
+      break;
+  }
   ddp_->start_param_sync();
   consumed_samples_ += a.global_batch_size;
-  r.learning_rate = scheduler_.lr(consumed_samples_);
+  r.learning_rate = scheduler_.lr(scheduler_samples_);
   r.seconds = monotonic_seconds() - start;
   return r;
 }

@@ -70,6 +70,8 @@ class Trainer {
   std::unique_ptr<MicroBatchLoader> train_loader_, valid_loader_;
   std::int64_t iteration_ = 0;
   std::int64_t consumed_samples_ = 0;
+  // Samples of the applied steps: the learning-rate schedule does not advance on a skipped one.
+  std::int64_t scheduler_samples_ = 0;
   std::int64_t consumed_valid_samples_ = 0;
   // This rank's share of one global batch, [num_micro_batches, micro_batch, seq], allocated once.
   std::vector<std::int32_t> tokens_, labels_;

@@ -62,14 +62,14 @@ void TrainingLogging::start() {
 void TrainingLogging::iteration(const IterationResult& r, std::int64_t consumed_samples) {
   losses_.assign(1, r.lm_loss);
   losses_.insert(losses_.end(), r.aux_losses.begin(), r.aux_losses.end());
-  totals_.add_iteration(losses_, false);
+  totals_.add_iteration(losses_, r.skipped);
   interval_seconds_ += r.seconds;
   if (tensorboard_) {
     tensorboard_->add_scalar("lm loss", r.lm_loss, r.iteration);
     for (size_t i = 0; i < r.aux_losses.size() && i + 1 < loss_names_.size(); ++i)
       tensorboard_->add_scalar(loss_names_[i + 1], r.aux_losses[i], r.iteration);
     tensorboard_->add_scalar("learning-rate", r.learning_rate, r.iteration);
-    tensorboard_->add_scalar("grad-norm", r.grad_norm, r.iteration);
+    if (!r.skipped) tensorboard_->add_scalar("grad-norm", r.grad_norm, r.iteration);
     tensorboard_->add_scalar("batch-size", static_cast<double>(args_.global_batch_size), r.iteration);
     tensorboard_->add_scalar("lm loss vs samples", r.lm_loss, consumed_samples);
   }
@@ -82,7 +82,8 @@ void TrainingLogging::iteration(const IterationResult& r, std::int64_t consumed_
   e.learning_rate = r.learning_rate;
   e.global_batch_size = args_.global_batch_size;
   e.losses = totals_.averages();
-  e.grad_norm = r.grad_norm;
+  // Megatron prints no grad norm for a skipped step (the optimizer returned none).
+  if (!r.skipped) e.grad_norm = r.grad_norm;
   e.skipped_iterations = totals_.skipped_iterations();
   e.nan_iterations = totals_.nan_iterations();
   log_->info("{}", line_.line(e, std::time(nullptr)));

@@ -10,6 +10,7 @@ struct IterationResult {
   std::int64_t iteration = 0;
   double lm_loss = 0.0;        // this iteration's global-batch loss
   double grad_norm = 0.0;      // before clipping
+  bool skipped = false;        // not finite and check_for_nan_in_loss_and_grad off: no update (nonfinite_step.hpp)
   double learning_rate = 0.0;  // the rate the next iteration uses (what Megatron logs)
   std::vector<double> aux_losses;  // auxiliary_loss_names(args) order (MoE, MTP)
   double seconds = 0.0;

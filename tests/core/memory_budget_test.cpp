@@ -116,7 +116,7 @@ TEST(CoreMemoryPlan, RefusalNamesTheBreakdownAndTheAdvice) {
 TEST(CoreMemoryPlan, ArenaAsksTheInstalledCheckBeforeAllocating) {
   std::uint64_t asked = 0;
   {
-    AllocationCheckScope scope([&](std::uint64_t bytes) {
+    AllocationCheckScope scope([&](std::uint64_t bytes, const std::vector<MemoryPlanItem>&) {
       asked = bytes;
       if (bytes > 4096) throw Error("too much");
     });

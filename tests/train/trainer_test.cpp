@@ -1,6 +1,8 @@
 // The training loop end to end on a tiny model with mock data: the loss falls, two runs with one
 // seed are identical, evaluation and exit_interval work, a diverging run stops with a clear
 // message, and the run folder holds the logs.
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -9,6 +11,7 @@
 
 #include "config/resolved_config.hpp"
 #include "core/error.hpp"
+#include "train/memory_check.hpp"
 #include "train/trainer.hpp"
 
 using namespace primus;
@@ -104,8 +107,7 @@ TEST_F(TrainerTest, DivergenceStopsWithTheIteration) {
     trainer.run();
     FAIL() << "a diverging run must stop";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("is not finite; stopping (check_for_nan_in_loss_and_grad)"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("; stopping (check_for_nan_in_loss_and_grad"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("iteration "), std::string::npos);
   }
 }
@@ -126,5 +128,125 @@ TEST_F(TrainerTest, FeaturesNotBuiltFailClearly) {
     EXPECT_NE(std::string(e.what()).find("reset_position_ids"), std::string::npos) << e.what();
   }
 }
+
+// A non-finite loss is never applied. The final norm's weight poisoned with NaN makes every
+// token's loss NaN (a stand-in for what bad numerics do at run time).
+void poison_final_norm(train::Trainer& t, float value) {
+  const auto* info = t.model().layout().find("decoder.final_layernorm.weight");
+  ASSERT_NE(info, nullptr);
+  t.model().params()[info->offset] = value;
+  t.model().parameters_changed();
+}
+
+TEST_F(TrainerTest, NonFiniteStepsAreSkippedWhenTheCheckIsOff) {
+  auto cfg = resolve({"--no-check-for-nan-in-loss-and-grad"});
+  ASSERT_FALSE(cfg.args.check_for_nan_in_loss_and_grad);
+  train::Trainer t(cfg);
+  const auto* norm = t.model().layout().find("decoder.final_layernorm.weight");
+  const float kept = t.model().params()[norm->offset];
+  poison_final_norm(t, std::nanf(""));
+  const std::vector<float> before(t.model().params(), t.model().params() + t.model().num_params());
+  const train::IterationResult skipped = t.train_step();
+  EXPECT_TRUE(skipped.skipped);
+  EXPECT_TRUE(std::isnan(skipped.lm_loss));
+  EXPECT_EQ(t.consumed_samples(), 4);  // the data moves on, as in Megatron
+  const std::vector<float> after(t.model().params(), t.model().params() + t.model().num_params());
+  EXPECT_EQ(std::memcmp(before.data(), after.data(), before.size() * sizeof(float)), 0) << "a NaN step was applied";
+  // The schedule did not advance: the next applied step uses the first step's learning rate.
+  poison_final_norm(t, kept);
+  const train::IterationResult applied = t.train_step();
+  EXPECT_FALSE(applied.skipped);
+  EXPECT_TRUE(std::isfinite(applied.lm_loss));
+  train::Trainer fresh(cfg);
+  EXPECT_EQ(applied.learning_rate, fresh.train_step().learning_rate);
+}
+
+TEST_F(TrainerTest, SkippedIterationsAreCountedInTheIterationLine) {
+  auto cfg = resolve({"--no-check-for-nan-in-loss-and-grad", "--train-iters", "5", "--eval-iters", "0"});
+  train::Trainer t(cfg);
+  poison_final_norm(t, std::nanf(""));
+  t.run();
+  std::ifstream info(dir_ / "runs/amd/root/primus-experiment/logs/pre_trainer/rank-0/info.log");
+  std::stringstream text;
+  text << info.rdbuf();
+  EXPECT_NE(text.str().find("number of skipped iterations:   5 | number of nan iterations:   5 |"), std::string::npos)
+      << text.str();
+  EXPECT_EQ(text.str().find("grad norm: nan"), std::string::npos) << text.str();
+}
+
+TEST_F(TrainerTest, NonFiniteAtIterationOneNamesTheLikelySettings) {
+  auto cfg = resolve();
+  train::Trainer t(cfg);
+  poison_final_norm(t, std::nanf(""));
+  try {
+    t.train_step();
+    FAIL() << "a NaN loss must stop the run";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("iteration 1: the loss is nan; stopping"), std::string::npos) << m;
+    EXPECT_NE(m.find("before any update, this comes from the configuration"), std::string::npos) << m;
+    EXPECT_NE(m.find("init_method_std = 0.02 ("), std::string::npos) << m;
+    EXPECT_NE(m.find("norm_epsilon = "), std::string::npos) << m;
+  }
+}
+
+// An impossible memory plan is refused before the arena is allocated, naming the settings.
+TEST_F(TrainerTest, ImpossibleMemoryPlanIsRefusedBeforeAllocating) {
+  auto cfg = resolve({"--micro-batch-size", "1024", "--global-batch-size", "1024", "--seq-length", "2048",
+                      "--max-position-embeddings", "2048", "--train-iters", "3", "--eval-iters", "0",
+                      "--hidden-size", "4096", "--num-attention-heads", "32", "--num-query-groups", "8",
+                      "--ffn-hidden-size", "14336"});
+  try {
+    train::Trainer t(cfg);
+    FAIL() << "the plan was accepted";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("the memory plan needs "), std::string::npos) << m;
+    EXPECT_NE(m.find("activations and scratch (micro_batch_size 1024 × seq_length 2048 × 2 layers, "
+                     "recompute_granularity none)"),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find("are available ("), std::string::npos) << m;
+    EXPECT_NE(m.find("or set skip_memory_check: true to try anyway"), std::string::npos) << m;
+  }
+}
+
+struct PlanCase {
+  const char* name;
+  std::uint64_t arena_gib_tenths;    // arena size in 0.1 GiB
+  std::uint64_t available_gib_tenths;
+  bool refused;
+};
+
+class TrainerMemoryPlan : public TrainerTest, public ::testing::WithParamInterface<PlanCase> {};
+
+// A 19.5 GiB plan where 21 GiB are free (a 23 GiB machine in use): refused — with the rest of the
+// plan it needs more than the 90 % a plan may take;
+// small plans pass.
+TEST_P(TrainerMemoryPlan, AgainstTheMachine) {
+  const PlanCase& c = GetParam();
+  const auto cfg = resolve();
+  const std::uint64_t tenth = (std::uint64_t{1} << 30) / 10;
+  const std::vector<MemoryPlanItem> parts{{"parameters and gradients", 8 * 1000000}};
+  std::string message;
+  try {
+    train::check_memory_plan(cfg, 1, c.arena_gib_tenths * tenth, parts,
+                             AvailableMemory{c.available_gib_tenths * tenth, "MemAvailable in /proc/meminfo"});
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  EXPECT_EQ(!message.empty(), c.refused) << message;
+  if (c.refused) {
+    EXPECT_NE(message.find("parameters and gradients 7.6 MiB, activations and scratch"), std::string::npos) << message;
+    EXPECT_NE(message.find("optimizer state 7.6 MiB, batch buffers 1.5 KiB, runtime reserve 256.0 MiB"),
+              std::string::npos)
+        << message;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Plans, TrainerMemoryPlan,
+                         ::testing::Values(PlanCase{"fits", 10, 230, false}, PlanCase{"plan_19_5_with_21_free", 195, 210, true},
+                                           PlanCase{"twice_the_machine", 400, 200, true}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
