@@ -1,5 +1,6 @@
 #include "kernels/cross_entropy.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -63,7 +64,7 @@ void gradient_row(const float* row, float l, float d, std::int32_t target, float
     simd::store(drow + j, d * simd::exp(simd::load(row + j) - l));
   for (; j < vocab; ++j) drow[j] = d * simd::exp(row[j] - l);
   for (j = vocab; j < padded_vocab; ++j) drow[j] = 0.0f;
-  drow[target] -= d;
+  if (target >= 0) drow[target] -= d;  // -1: the target is another rank's column
 }
 }  // namespace
 
@@ -89,6 +90,47 @@ void cross_entropy_fused(const float* logits, const std::int32_t* targets, const
     lse[t] = l;
     losses[t] = l - row[targets[t]];  // read before the in-place gradient overwrites it
     gradient_row(row, l, dloss[t], targets[t], dlogits + t * padded_vocab, vocab, padded_vocab);
+  }
+}
+
+namespace {
+// This rank's real columns: [0, n) of its local slice.
+std::int64_t real_columns(std::int64_t local, std::int64_t v0, std::int64_t vocab) {
+  return std::max<std::int64_t>(0, std::min(local, vocab - v0));
+}
+}  // namespace
+
+void cross_entropy_local_max(const float* logits, float* max, std::int64_t tokens, std::int64_t local,
+                             std::int64_t v0, std::int64_t vocab) {
+  const std::int64_t n = real_columns(local, v0, vocab);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t t = 0; t < tokens; ++t)
+    max[t] = n > 0 ? row_max(logits + t * local, n) : -std::numeric_limits<float>::infinity();
+}
+
+void cross_entropy_local_sums(const float* logits, const std::int32_t* targets, const float* max,
+                              float* sum_exp, float* target, std::int64_t tokens, std::int64_t local,
+                              std::int64_t v0, std::int64_t vocab) {
+  check(targets, tokens, vocab, std::max(vocab, v0 + local));
+  const std::int64_t n = real_columns(local, v0, vocab);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t t = 0; t < tokens; ++t) {
+    const float* row = logits + t * local;
+    sum_exp[t] = n > 0 ? row_sum_exp(row, n, max[t]) : 0.0f;
+    const std::int64_t j = targets[t] - v0;
+    target[t] = (j >= 0 && j < local) ? row[j] : 0.0f;
+  }
+}
+
+void cross_entropy_local_backward(const float* logits, const float* lse, const std::int32_t* targets,
+                                  const float* dloss, float* dlogits, std::int64_t tokens,
+                                  std::int64_t local, std::int64_t v0, std::int64_t vocab) {
+  const std::int64_t n = real_columns(local, v0, vocab);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t t = 0; t < tokens; ++t) {
+    const std::int64_t j = targets[t] - v0;
+    gradient_row(logits + t * local, lse[t], dloss[t], (j >= 0 && j < local) ? static_cast<std::int32_t>(j) : -1,
+                 dlogits + t * local, n, local);
   }
 }
 

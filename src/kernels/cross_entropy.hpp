@@ -38,4 +38,21 @@ void cross_entropy_fused(const float* logits, const std::int32_t* targets, const
                          float* losses, float* lse, float* dlogits, std::int64_t tokens,
                          std::int64_t vocab, std::int64_t padded_vocab);
 
+// Vocabulary-parallel pieces (Megatron's vocab_parallel_cross_entropy): a rank's logits
+// [tokens, local] are the global columns [v0, v0 + local); columns >= vocab (padding) are ignored.
+// The caller reduces over the tensor-parallel group: max with MAX, sum_exp and target with SUM,
+// then lse = max + log(sum_exp) and loss = lse − target.
+// max[t] over this rank's real columns (−inf when it holds none).
+void cross_entropy_local_max(const float* logits, float* max, std::int64_t tokens, std::int64_t local,
+                             std::int64_t v0, std::int64_t vocab);
+// sum_exp[t] = Σ exp(x − max[t]) over this rank's real columns; target[t] = the target's logit
+// when this rank holds it, else 0.
+void cross_entropy_local_sums(const float* logits, const std::int32_t* targets, const float* max,
+                              float* sum_exp, float* target, std::int64_t tokens, std::int64_t local,
+                              std::int64_t v0, std::int64_t vocab);
+// dlogits = dloss · (exp(x − lse) − [column is the target]); padding columns 0. May alias logits.
+void cross_entropy_local_backward(const float* logits, const float* lse, const std::int32_t* targets,
+                                  const float* dloss, float* dlogits, std::int64_t tokens,
+                                  std::int64_t local, std::int64_t v0, std::int64_t vocab);
+
 }  // namespace primus::kernels

@@ -16,4 +16,12 @@ void embedding_forward(const std::int32_t* ids, const float* table, float* out,
 void embedding_backward(const std::int32_t* ids, const float* dout, float* dtable,
                         std::int64_t tokens, std::int64_t vocab, std::int64_t hidden);
 
+// Vocabulary-parallel shard (Megatron's VocabParallelEmbedding): the table holds rows
+// [first_row, first_row + rows) of the vocabulary; tokens outside it give zero rows (the group's
+// sum completes the lookup) and no gradient.
+void embedding_forward_shard(const std::int32_t* ids, const float* table, float* out, std::int64_t tokens,
+                             std::int64_t vocab, std::int64_t first_row, std::int64_t rows, std::int64_t hidden);
+void embedding_backward_shard(const std::int32_t* ids, const float* dout, float* dtable, std::int64_t tokens,
+                              std::int64_t vocab, std::int64_t first_row, std::int64_t rows, std::int64_t hidden);
+
 }  // namespace primus::kernels

@@ -18,6 +18,7 @@
 #include "model/buffer_plan.hpp"
 #include "model/linear.hpp"
 #include "model/model_config.hpp"
+#include "model/model_parallel.hpp"
 #include "model/parameter_layout.hpp"
 #include "model/rope_table_cache.hpp"
 
@@ -47,6 +48,9 @@ struct MicroBatchState {
   // Megatron's MoEAuxLossAutoScaler / MTPLossAutoScaler scale: the gradient of each auxiliary
   // loss is seeded with this (1 / number of micro-batches).
   float aux_loss_scale = 1.0f;
+  // The step's last micro-batch: gradients are final after its backward (replicated parameters'
+  // partial gradients are summed over the tensor-parallel group then, once).
+  bool finalize_grads = true;
 };
 
 // One call of a block: where its saved activations and the shared scratch are.
@@ -80,26 +84,27 @@ struct BuildContext {
   ParameterLayout& layout;
   RopeTableCache& rope_tables;
   LinearNeeds& linear;
-  std::int64_t batch = 0, seq = 0;  // micro-batch shape on this rank
+  const ModelParallel& parallel;
+  std::int64_t batch = 0, seq = 0;  // micro-batch shape on this rank (the whole sequence)
   std::int64_t tokens() const { return batch * seq; }
+  // Tokens of the rank's sequence shard (sequence parallelism), where norms and residuals live.
+  std::int64_t local_tokens() const { return batch * seq / parallel.sp(); }
 };
 
-// x is the layer's normalised input [T, h]; y the branch output [T, h] (added to the residual
-// by the layer). backward: dy [T, h] -> dx [T, h] (overwritten); parameter gradients accumulate.
-class AttentionBlock {
+// x is the layer's normalised input, y the branch output (added to the residual by the layer);
+// backward: dy -> dx (overwritten); parameter gradients accumulate. Both are the layer's tokens:
+// the whole sequence [T, h], or this rank's sequence shard [T/sp, h] under sequence parallelism —
+// a tensor-parallel block gathers, reduces and scatters at its own boundary (tensor_parallel_io).
+class Block {
  public:
-  virtual ~AttentionBlock() = default;
+  virtual ~Block() = default;
   virtual std::int64_t scratch_floats() const = 0;
   virtual void forward(const BlockCall& call, const float* x, float* y) = 0;
   virtual void backward(const BlockCall& call, const float* x, const float* dy, float* dx) = 0;
 };
 
-class MlpBlock {
- public:
-  virtual ~MlpBlock() = default;
-  virtual std::int64_t scratch_floats() const = 0;
-  virtual void forward(const BlockCall& call, const float* x, float* y) = 0;
-  virtual void backward(const BlockCall& call, const float* x, const float* dy, float* dx) = 0;
-};
+class AttentionBlock : public Block {};
+class MlpBlock : public Block {};
+
 
 }  // namespace primus::model

@@ -9,8 +9,8 @@ namespace primus::model {
 class GPTModel : public PipelineStage {
  public:
   GPTModel(const ModelConfig& config, std::int64_t micro_batch, const RecomputePlan& recompute,
-           std::int64_t region_alignment = 16)
-      : PipelineStage(config, micro_batch, recompute, StageRange::whole(config), region_alignment) {}
+           std::int64_t region_alignment = 16, const ModelParallel& parallel = {})
+      : PipelineStage(config, micro_batch, recompute, StageRange::whole(config), region_alignment, parallel) {}
 };
 
 }  // namespace primus::model

@@ -101,7 +101,11 @@ void read_mla(const config::Args& a, ModelConfig& c) {
 
 ModelConfig ModelConfig::from_args(const config::Args& a, std::int64_t vocab_size) {
   // Features of the product that this engine does not implement yet: refuse, never pretend.
-  if (a.tensor_model_parallel_size > 1) unsupported("tensor parallelism (tensor_model_parallel_size > 1)");
+  if (a.tensor_model_parallel_size > 1 && a.num_experts &&
+      a.expert_tensor_parallel_size.value_or(a.tensor_model_parallel_size) != 1)
+    fail("expert_tensor_parallel_size {} is not supported by this engine: with tensor parallelism its experts are "
+         "whole on every rank; set expert_tensor_parallel_size: 1",
+         a.expert_tensor_parallel_size.value_or(a.tensor_model_parallel_size));
   if (a.pipeline_model_parallel_size > 1) unsupported("pipeline parallelism (pipeline_model_parallel_size > 1)");
   if (a.context_parallel_size > 1) unsupported("context parallelism (context_parallel_size > 1)");
   if (a.expert_model_parallel_size > 1) unsupported("expert parallelism (expert_model_parallel_size > 1)");

@@ -30,16 +30,34 @@ kernels::AttentionShape attention_shape(const MlaConfig& m, std::int64_t batch, 
 
 MultiLatentAttention::MultiLatentAttention(const BuildContext& ctx, const std::string& prefix, float output_init_std,
                                            BufferPlan& saved)
-    : c_(ctx.config), m_(ctx.config.mla), n_(ctx.config.heads) {
+    : c_(ctx.config), m_(ctx.config.mla), mp_(ctx.parallel), io_(ctx, ctx.config.hidden, scratch_) {
   const ModelConfig& c = c_;
   const MlaConfig& m = m_;
+  // Tensor parallelism splits the heads (q/kv up-projections column-parallel, the output
+  // projection row-parallel); the down-projections and the latents' norms are replicated.
+  const std::int64_t t = ctx.parallel.tp_size(), r = ctx.parallel.tp_rank();
+  if (c.heads % t != 0)
+    fail("num_attention_heads {} is not divisible by tensor_model_parallel_size {}", c.heads, t);
+  n_ = c.heads / t;
   if (c.linear_bias) fail("add_bias_linear is not supported with multi_latent_attention by this engine");
   const bool ln = c.norm == Norm::LayerNorm, norms = c.qk_layernorm;
   const std::int64_t h = c.hidden, T = ctx.tokens(), qr = m.q_lora_rank, kr = m.kv_lora_rank, dr = m.qk_pos_emb_head_dim;
   ParameterLayout& L = ctx.layout;
-  auto linear = [&](const char* name, std::int64_t out, std::int64_t in, float std, bool split) {
-    ctx.linear.need(T, in, out);
-    return L.add({.name = prefix + name, .global_rows = out, .global_cols = in, .init_std = std, .tensor_parallel = split});
+  // split_rows / split_cols: the global tensor's rows (columns) this rank holds, per head.
+  auto linear = [&](const char* name, std::int64_t out, std::int64_t in, float std, std::int64_t split_rows,
+                    std::int64_t split_cols) {
+    ParamSpec spec{.name = prefix + name, .global_rows = out, .global_cols = in, .init_std = std};
+    if (split_rows) {
+      spec.shard.rows.push_back(RowRange{r * split_rows, split_rows});
+      spec.tensor_parallel = true;
+    }
+    if (split_cols) {
+      spec.shard.col_begin = r * split_cols;
+      spec.local_cols = split_cols;
+      spec.tensor_parallel = true;
+    }
+    ctx.linear.need(T, split_cols ? split_cols : in, split_rows ? split_rows : out);
+    return L.add(std::move(spec));
   };
   auto norm = [&](const char* name, std::int64_t width, bool bias) {
     if (!norms || (bias && !ln)) return kNoParam;
@@ -48,18 +66,19 @@ MultiLatentAttention::MultiLatentAttention(const BuildContext& ctx, const std::s
   };
   q_w_ = q_down_w_ = q_up_w_ = kNoParam;
   if (qr == 0) {
-    q_w_ = linear("linear_q_proj.weight", n_ * dq(), h, c.init_std, true);
+    q_w_ = linear("linear_q_proj.weight", c.heads * dq(), h, c.init_std, n_ * dq(), 0);
   } else {
-    q_down_w_ = linear("linear_q_down_proj.weight", qr, h, c.init_std, false);
-    q_up_w_ = linear("linear_q_up_proj.weight", n_ * dq(), qr, c.init_std, true);
+    q_down_w_ = linear("linear_q_down_proj.weight", qr, h, c.init_std, 0, 0);
+    q_up_w_ = linear("linear_q_up_proj.weight", c.heads * dq(), qr, c.init_std, n_ * dq(), 0);
   }
   q_norm_w_ = qr ? norm("q_layernorm", qr, false) : kNoParam;
   q_norm_b_ = qr ? norm("q_layernorm", qr, true) : kNoParam;
-  kv_down_w_ = linear("linear_kv_down_proj.weight", kr + dr, h, c.init_std, false);
+  kv_down_w_ = linear("linear_kv_down_proj.weight", kr + dr, h, c.init_std, 0, 0);
   kv_norm_w_ = norm("kv_layernorm", kr, false);
   kv_norm_b_ = norm("kv_layernorm", kr, true);
-  kv_up_w_ = linear("linear_kv_up_proj.weight", kv_up_width(), kr, c.init_std, true);
-  proj_w_ = linear("linear_proj.weight", h, n_ * m.v_head_dim, output_init_std, true);
+  kv_up_w_ = linear("linear_kv_up_proj.weight", c.heads * (m.qk_head_dim + m.v_head_dim), kr, c.init_std,
+                    kv_up_width(), 0);
+  proj_w_ = linear("linear_proj.weight", h, c.heads * m.v_head_dim, output_init_std, 0, n_ * m.v_head_dim);
   // Megatron declares q_layernorm before linear_q_up_proj; the order only decides offsets.
 
   rope_q_ = m.rope;
@@ -102,10 +121,11 @@ MultiLatentAttention::MultiLatentAttention(const BuildContext& ctx, const std::s
   attn_ws_ = scratch_.add(static_cast<std::int64_t>(attn_ws_floats_));
 }
 
-void MultiLatentAttention::forward(const BlockCall& call, const float* x, float* y) {
+void MultiLatentAttention::forward(const BlockCall& call, const float* x_local, float* y_local) {
   const ModelConfig& c = c_;
   const MlaConfig& m = m_;
   const StageWeights& w = call.w;
+  const float* x = io_.gather(call, x_local);
   const std::int64_t T = call.tokens(), h = c.hidden, qr = m.q_lora_rank, kr = m.kv_lora_rank,
                      dr = m.qk_pos_emb_head_dim, dn = m.qk_head_dim, dv = m.v_head_dim, DQ = dq();
   float* q = call.at_saved(q_);
@@ -152,13 +172,17 @@ void MultiLatentAttention::forward(const BlockCall& call, const float* x, float*
     }
   kernels::attention_forward(attention_shape(m, call.batch, call.seq, n_), q, k, v, call.at_saved(attn_),
                              call.at_saved(lse_), call.at_scratch(attn_ws_), attn_ws_floats_);
+  float* y = io_.partial_buffer(call, y_local);
   linear_forward(w.linear(proj_w_, kNoParam, n_ * dv, h), call.at_saved(attn_), y, T, call.linear);
+  io_.reduce(call, y, y_local);
 }
 
-void MultiLatentAttention::backward(const BlockCall& call, const float* x, const float* dy, float* dx) {
+void MultiLatentAttention::backward(const BlockCall& call, const float* x_local, const float* dy_local,
+                                   float* dx_local) {
   const ModelConfig& c = c_;
   const MlaConfig& m = m_;
   const StageWeights& w = call.w;
+  const float* dy = io_.gather(call, dy_local, 1);
   const std::int64_t T = call.tokens(), h = c.hidden, qr = m.q_lora_rank, kr = m.kv_lora_rank,
                      dr = m.qk_pos_emb_head_dim, dn = m.qk_head_dim, dv = m.v_head_dim, DQ = dq();
   float* d_attn = call.at_scratch(d_attn_);
@@ -170,14 +194,19 @@ void MultiLatentAttention::backward(const BlockCall& call, const float* x, const
                               call.at_saved(v_), call.at_saved(attn_), call.at_saved(lse_), d_attn, d_q, d_k, d_v,
                               call.at_scratch(attn_ws_), attn_ws_floats_);
   // Query path -> dx.
+  const float* x = io_.gather(call, x_local);
+  float* dx = io_.partial_buffer(call, dx_local);
+  parallel::Communicator& tp = mp_.tp_group();
   kernels::rope_backward(d_q + dn, table_q_, call.batch, call.seq, n_, n_ * DQ, rope_q_, call.seq);
   float* ws = call.at_scratch(norm_ws_);
   if (qr == 0) {
     linear_backward(w.linear(q_w_, kNoParam, h, n_ * DQ), d_q, x, dx, T, call.linear);
+    if (tp.size() > 1) tp.allreduce(dx, T * h);  // column-parallel input
   } else {
     float* d_lora = call.at_scratch(d_lora_);
     const float* qn = c.qk_layernorm ? call.at_saved(q_n_) : call.at_saved(q_c_);
     linear_backward(w.linear(q_up_w_, kNoParam, qr, n_ * DQ), d_q, qn, d_lora, T, call.linear);
+    if (tp.size() > 1) tp.allreduce(d_lora, T * qr);  // this rank's heads only: sum before the replicated part
     if (c.qk_layernorm)
       norm_backward(c.norm, NormParams{w.p(q_norm_w_), w.p(q_norm_b_), w.g(q_norm_w_), w.g(q_norm_b_)}, d_lora,
                     call.at_saved(q_c_), call.at_saved(q_mean_), call.at_saved(q_rstd_), d_lora, T, qr, ws);
@@ -198,9 +227,14 @@ void MultiLatentAttention::backward(const BlockCall& call, const float* x, const
       for (std::int64_t i = 0; i < dr; ++i) dk_rope[i] += dkh[dn + i];
     }
   }
-  kernels::rope_backward(d_kvc + kr, table_k_, call.batch, call.seq, 1, kr + dr, rope_k_, call.seq);
   float* d_c = call.at_scratch(d_lora_);
   linear_backward(w.linear(kv_up_w_, kNoParam, kr, kv_up_width()), d_kv, call.at_saved(c_n_), d_c, T, call.linear);
+  if (tp.size() > 1) {  // this rank's heads only: sum the latent's and the shared k_rope's gradients
+    scatter_columns(d_c, kr, d_kvc, kr + dr, 0, T);
+    tp.allreduce(d_kvc, T * (kr + dr));
+    gather_columns(d_kvc, kr + dr, 0, kr, d_c, T);
+  }
+  kernels::rope_backward(d_kvc + kr, table_k_, call.batch, call.seq, 1, kr + dr, rope_k_, call.seq);
   if (c.qk_layernorm) {
     float* ctmp = call.at_scratch(c_tmp_);
     gather_columns(call.at_saved(kv_c_), kr + dr, 0, kr, ctmp, T);  // the latent before its norm
@@ -211,6 +245,7 @@ void MultiLatentAttention::backward(const BlockCall& call, const float* x, const
   float* dx_kv = call.at_scratch(dx_tmp_);
   linear_backward(w.linear(kv_down_w_, kNoParam, h, kr + dr), d_kvc, x, dx_kv, T, call.linear);
   kernels::add(dx, dx_kv, dx, T * h);
+  io_.reduce(call, dx, dx_local, /*complete=*/true);
 }
 
 }  // namespace primus::model

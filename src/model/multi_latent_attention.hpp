@@ -15,6 +15,7 @@
 #include <string>
 
 #include "model/block.hpp"
+#include "model/tensor_parallel_io.hpp"
 
 namespace primus::model {
 
@@ -30,6 +31,7 @@ class MultiLatentAttention final : public AttentionBlock {
  private:
   const ModelConfig& c_;
   const MlaConfig& m_;
+  const ModelParallel& mp_;
   std::int64_t n_;  // heads on this rank
   kernels::RopeConfig rope_q_, rope_k_;
   const float* table_q_;
@@ -41,6 +43,7 @@ class MultiLatentAttention final : public AttentionBlock {
   BufferPlan scratch_;
   std::int64_t kv_, d_attn_, d_q_, d_k_, d_v_, d_kv_, d_lora_, d_kv_c_, dx_tmp_, c_tmp_, norm_ws_, attn_ws_;
   std::size_t attn_ws_floats_ = 0;
+  TensorParallelIo io_;
 
   std::int64_t dq() const { return m_.q_head_dim(); }
   std::int64_t kv_up_width() const { return n_ * (m_.qk_head_dim + m_.v_head_dim); }

@@ -28,14 +28,19 @@ MultiTokenPrediction::MultiTokenPrediction(const BuildContext& ctx, BufferPlan& 
     : c_(ctx.config) {
   const ModelConfig& c = c_;
   const bool ln = c.norm == Norm::LayerNorm;
-  const std::int64_t T = ctx.tokens(), h = c.hidden;
+  // Hidden states live on the rank's tokens (its sequence shard under sequence parallelism, where
+  // the norms' and the replicated eh projection's gradients are partial sums); ids, labels and
+  // masks cover the whole sequence.
+  const std::int64_t T = ctx.local_tokens(), T_all = ctx.tokens(), h = c.hidden;
+  const bool partial = ctx.parallel.sequence_parallel && ctx.parallel.tp_size() > 1;
+  sp_ = ctx.parallel.sp();
   ParameterLayout& L = ctx.layout;
   for (std::int64_t j = 0; j < c.mtp_layers; ++j) {
     const std::string p = fmt::format("mtp.layers.{}.", j);
     auto norm = [&](const std::string& name, bool bias) {
       if (bias && !ln) return kNoParam;
       return L.add({.name = p + name + (bias ? ".bias" : ".weight"), .global_rows = h, .decay = false,
-                    .init_value = bias ? 0.0f : 1.0f});
+                    .init_value = bias ? 0.0f : 1.0f, .sum_grad_over_tp = partial});
     };
     auto d = std::make_unique<Depth>();
     const auto first = static_cast<ParamId>(L.params().size());
@@ -43,8 +48,9 @@ MultiTokenPrediction::MultiTokenPrediction(const BuildContext& ctx, BufferPlan& 
     d->enorm_b = norm("enorm", true);
     d->hnorm_w = norm("hnorm", false);
     d->hnorm_b = norm("hnorm", true);
+    // Replicated here (Megatron splits it by columns; the global tensor is the same).
     d->eh_proj = L.add({.name = p + "eh_proj.weight", .global_rows = h, .global_cols = 2 * h, .init_std = c.init_std,
-                        .tensor_parallel = true});
+                        .sum_grad_over_tp = partial});
     ctx.linear.need(T, 2 * h, h);
     d->layer = std::make_unique<TransformerLayer>(ctx, p + "transformer_layer.", c.mtp_layer_spec());
     d->final_w = norm("final_layernorm", false);
@@ -65,9 +71,9 @@ MultiTokenPrediction::MultiTokenPrediction(const BuildContext& ctx, BufferPlan& 
     layer_scratch_ = std::max(layer_scratch_, d->layer->scratch_floats());
     layers_.push_back(std::move(d));
   }
-  ids_ = scratch.add(T);
-  labels_ = scratch.add(T);
-  mask_ = scratch.add(T);
+  ids_ = scratch.add(T_all);
+  labels_ = scratch.add(T_all);
+  mask_ = scratch.add(T_all);
   tmp_ = scratch.add(T * h);
   dcat_ = scratch.add(T * 2 * h);
   dx_ = scratch.add(T * h);
@@ -103,7 +109,7 @@ void MultiTokenPrediction::run(const BlockCall& call, const Buffers& buf, const 
                                const std::function<void(ParamId, ParamId)>& grads_ready) {
   const ModelConfig& c = c_;
   const StageWeights& w = call.w;
-  const std::int64_t T = call.tokens(), h = c.hidden, D = depth();
+  const std::int64_t T = call.tokens() / sp_, T_all = call.tokens(), h = c.hidden, D = depth();
   auto at = [&](std::int64_t off) { return buf.set + off; };
   auto layer_call = [&](const Depth& d) {
     return BlockCall{w, call.batch, call.seq, buf.set + d.layer_set, call.scratch, call.linear, call.state};
@@ -116,7 +122,7 @@ void MultiTokenPrediction::run(const BlockCall& call, const Buffers& buf, const 
     roll(call, buf, k + 1, tokens, labels, mask);
     float* e = at(d.e);
     float* cat = at(d.cat);
-    embedding.forward(w, ints(buf.own + ids_), e, T);
+    embedding.forward(call, ints(buf.own + ids_), e);
     norm_forward(c.norm, c.norm_eps, NormParams{w.p(d.enorm_w), w.p(d.enorm_b), nullptr, nullptr}, e, tmp,
                  at(d.e_mean), at(d.e_rstd), T, h);
     scatter_columns(tmp, h, cat, 2 * h, 0, T);
@@ -141,7 +147,7 @@ void MultiTokenPrediction::run(const BlockCall& call, const Buffers& buf, const 
     roll(call, buf, k + 1, tokens, labels, mask);
     const float* m = buf.own + mask_;
     double n = 0.0;
-    for (std::int64_t t = 0; t < T; ++t) n += m[t];
+    for (std::int64_t t = 0; t < T_all; ++t) n += m[t];
     mask_sums[k] = n;
     const float weight = backward ? static_cast<float>(c.mtp_loss_scaling_factor / static_cast<double>(D) /
                                                        std::max(1.0, n) * call.state.aux_loss_scale)
@@ -158,7 +164,7 @@ void MultiTokenPrediction::run(const BlockCall& call, const Buffers& buf, const 
     gather_columns(dcat, 2 * h, 0, h, tmp, T);
     norm_backward(c.norm, NormParams{w.p(d.enorm_w), w.p(d.enorm_b), w.g(d.enorm_w), w.g(d.enorm_b)}, tmp, at(d.e),
                   at(d.e_mean), at(d.e_rstd), tmp, T, h, ws);
-    embedding.backward(w, ints(buf.own + ids_), tmp, T);
+    embedding.backward(call, ints(buf.own + ids_), tmp);
     // Hidden branch: into the previous depth's output (or the decoder's).
     const float* h_prev = k == 0 ? h0 : at(layers_[static_cast<size_t>(k - 1)]->out);
     gather_columns(dcat, 2 * h, h, h, tmp, T);

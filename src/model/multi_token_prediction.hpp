@@ -57,6 +57,7 @@ class MultiTokenPrediction {
   std::vector<std::unique_ptr<Depth>> layers_;
   std::vector<std::pair<ParamId, ParamId>> params_;
   std::int64_t layer_scratch_ = 0;
+  std::int64_t sp_ = 1;
   // scratch
   std::int64_t ids_, labels_, mask_, tmp_, dcat_, dx_, dh_, norm_ws_;
 };

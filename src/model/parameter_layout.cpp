@@ -42,6 +42,7 @@ ParamId ParameterLayout::add(ParamSpec spec) {
   p.init_std = spec.init_std;
   p.init_value = spec.init_value;
   p.tensor_parallel = spec.tensor_parallel;
+  p.sum_grad_over_tp = spec.sum_grad_over_tp;
   for (const auto& q : params_)
     if (q.name == p.name) fail("internal: parameter '{}' declared twice", p.name);
   params_.push_back(std::move(p));

@@ -54,6 +54,10 @@ struct ParamInfo {
   // True when the tensor is split across the tensor-parallel group; false when every TP rank
   // holds a full copy (norms, routers): such gradients are counted once in the global norm.
   bool tensor_parallel = false;
+  // Replicated across the tensor-parallel group but each rank's gradient is a partial sum (its
+  // inputs were split: norms under sequence parallelism, q/k-norm weights over split heads,
+  // routers): summed over the group once per step, after which every copy agrees.
+  bool sum_grad_over_tp = false;
 
   std::int64_t numel() const { return cols ? rows * cols : rows; }
   std::int64_t global_numel() const { return global_cols ? global_rows * global_cols : global_rows; }
@@ -74,6 +78,7 @@ struct ParamSpec {
   std::int64_t local_rows = -1;      // -1: derived from the shard (sum of its row ranges) or global
   std::int64_t local_cols = -1;      // -1: global_cols
   bool tensor_parallel = false;
+  bool sum_grad_over_tp = false;
 };
 
 // Handle of a declared parameter (its index in params()).

@@ -47,8 +47,8 @@ std::uint64_t stream_of(const std::string& name) {
 }  // namespace
 
 PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch, const RecomputePlan& recompute,
-                             const StageRange& range, std::int64_t region_alignment)
-    : config_(config), range_(range), batch_(micro_batch), recompute_(recompute) {
+                             const StageRange& range, std::int64_t region_alignment, const ModelParallel& parallel)
+    : config_(config), range_(range), parallel_(parallel), batch_(micro_batch), recompute_(recompute) {
   const ModelConfig& c = config_;
   if (micro_batch <= 0) fail("micro_batch_size must be positive");
   if (!recompute_.layers.empty() && static_cast<std::int64_t>(recompute_.layers.size()) != c.num_layers)
@@ -56,12 +56,16 @@ PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch
   if (range_.first_layer < 0 || range_.num_layers < 0 || range_.first_layer + range_.num_layers > c.num_layers)
     fail("internal: stage layers [{}, {}) outside the model's {}", range_.first_layer,
          range_.first_layer + range_.num_layers, c.num_layers);
-  const std::int64_t T = tokens_per_micro_batch(), h = c.hidden, nl = range_.num_layers;
+  if (c.seq_length % parallel_.sp() != 0)
+    fail("seq_length {} is not divisible by tensor_model_parallel_size {} (sequence_parallel)", c.seq_length,
+         parallel_.sp());
+  // The residual stream holds the rank's tokens (its sequence shard under sequence parallelism).
+  const std::int64_t T = local_tokens(), h = c.hidden, nl = range_.num_layers;
 
   // Build the blocks: they declare their parameters and plan their buffers.
   BufferPlan post_scratch, mtp_saved, mtp_own;
-  BuildContext ctx{c, layout_, rope_tables_, linear_needs_, batch_, c.seq_length};
-  if (range_.pre_process) embedding_ = std::make_unique<Embedding>(ctx);
+  BuildContext ctx{c, layout_, rope_tables_, linear_needs_, parallel_, batch_, c.seq_length};
+  if (range_.pre_process) embedding_ = std::make_unique<Embedding>(ctx, post_scratch);
   for (std::int64_t i = 0; i < nl; ++i) {
     const std::int64_t l = range_.first_layer + i;
     const auto first = static_cast<ParamId>(layout_.params().size());
@@ -74,9 +78,12 @@ PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch
   }
   if (range_.post_process) {
     const bool ln = c.norm == Norm::LayerNorm;
+    const bool partial = parallel_.sequence_parallel && parallel_.tp_size() > 1;
     final_norm_w_ = layout_.add({.name = "decoder.final_layernorm.weight", .global_rows = h, .decay = false,
-                                 .init_value = 1.0f});
-    if (ln) final_norm_b_ = layout_.add({.name = "decoder.final_layernorm.bias", .global_rows = h, .decay = false});
+                                 .init_value = 1.0f, .sum_grad_over_tp = partial});
+    if (ln)
+      final_norm_b_ = layout_.add({.name = "decoder.final_layernorm.bias", .global_rows = h, .decay = false,
+                                   .sum_grad_over_tp = partial});
     // Tied output weights need the embedding on the same stage (pipeline parallelism will keep a copy).
     if (c.tied_embeddings && !embedding_) fail("internal: tied output layer without the embedding on this stage");
     output_ = std::make_unique<OutputLayer>(ctx, c.tied_embeddings ? embedding_->weight() : kNoParam, post_scratch);
@@ -186,7 +193,11 @@ void PipelineStage::for_each_region_range(const ParameterLayout& layout, ParamId
   }
 }
 
-void PipelineStage::grads_ready(ParamId first, ParamId last) {
+void PipelineStage::grads_ready(ParamId first, ParamId last, const MicroBatchState& state) {
+  if (!state.finalize_grads) return;
+  if (parallel_.tp_size() > 1)
+    for (ParamId id = first; id < last; ++id)
+      if (layout_[id].sum_grad_over_tp) parallel_.tp_group().allreduce(grads() + layout_[id].offset, layout_[id].numel());
   if (grad_ready_hook_) for_each_region_range(layout_, first, last, grad_ready_hook_);
 }
 
@@ -196,11 +207,12 @@ void PipelineStage::params_needed(ParamId first, ParamId last) {
 
 void PipelineStage::forward_layers(const MicroBatch& batch, bool keep_activations, const MicroBatchState& state) {
   const ModelConfig& c = config_;
-  const std::int64_t T = tokens_per_micro_batch(), h = c.hidden;
+  const std::int64_t T = local_tokens(), h = c.hidden;
   const StageWeights w = weights();
   float* x = arena_.get(residual_);
   params_needed(embedding_->weight(), embedding_->weight() + 1);
-  embedding_->forward(w, batch.tokens, x, T);
+  embedding_->forward(BlockCall{w, batch_, c.seq_length, nullptr, arena_.get(scratch_), linear_, state}, batch.tokens,
+                      x);
   for (size_t i = 0; i < layers_.size(); ++i) {
     params_needed(layer_params_[i].first, layer_params_[i].second);
     float* set = (keep_activations && saved_[i].count) ? arena_.get(saved_[i]) : arena_.get(shared_set_);
@@ -238,7 +250,7 @@ void PipelineStage::run_mtp(const MicroBatch& batch, const MicroBatchState& stat
   if (mtp_->depth() > 64) fail("mtp_num_layers {} exceeds this engine's 64", mtp_->depth());
   mtp_->run(bc, MultiTokenPrediction::Buffers{arena_.get(mtp_set_), arena_.get(mtp_own_)}, *embedding_, *output_,
             batch.tokens, batch.labels, batch.loss_mask, arena_.get(final_out_), dh0, loss, mask,
-            [this](ParamId first, ParamId last) { grads_ready(first, last); });
+            [this, &state](ParamId first, ParamId last) { grads_ready(first, last, state); });
   if (state.training)
     for (std::int64_t k = 0; k < mtp_->depth(); ++k) sums[static_cast<size_t>(k)] += loss[k] / std::max(1.0, mask[k]);
 }
@@ -255,7 +267,7 @@ double PipelineStage::forward_loss(const MicroBatch& batch, float* logits, const
 
 double PipelineStage::forward_backward(const MicroBatch& batch, float loss_weight, const MicroBatchState& state) {
   const ModelConfig& c = config_;
-  const std::int64_t T = tokens_per_micro_batch(), h = c.hidden;
+  const std::int64_t T = local_tokens(), h = c.hidden;
   forward_layers(batch, /*keep_activations=*/true, state);
   const StageWeights w = weights();
   float* dres = arena_.get(dres_);
@@ -263,14 +275,14 @@ double PipelineStage::forward_backward(const MicroBatch& batch, float loss_weigh
   const double loss_sum =
       output_->forward(post, arena_.get(final_out_), batch.labels, batch.loss_mask, loss_weight, dres, nullptr);
   if (mtp_) run_mtp(batch, state, dres);
-  if (!c.tied_embeddings) grads_ready(output_->weight(), output_->weight() + 1);
+  if (!c.tied_embeddings) grads_ready(output_->weight(), output_->weight() + 1, state);
 
   float* x = arena_.get(residual_);
   const auto nl = static_cast<std::int64_t>(layers_.size());
   norm_backward(c.norm, NormParams{w.p(final_norm_w_), w.p(final_norm_b_), w.g(final_norm_w_), w.g(final_norm_b_)},
                 dres, x + nl * T * h, arena_.get(final_mean_), arena_.get(final_rstd_), dres, T, h,
                 arena_.get(norm_ws_));
-  grads_ready(final_norm_w_, (final_norm_b_ == kNoParam ? final_norm_w_ : final_norm_b_) + 1);
+  grads_ready(final_norm_w_, (final_norm_b_ == kNoParam ? final_norm_w_ : final_norm_b_) + 1, state);
   for (std::int64_t i = nl - 1; i >= 0; --i) {
     const float* x_in = x + i * T * h;
     const auto li = static_cast<size_t>(i);
@@ -283,10 +295,10 @@ double PipelineStage::forward_backward(const MicroBatch& batch, float loss_weigh
     }
     const BlockCall bc{w, batch_, c.seq_length, set, arena_.get(scratch_), linear_, state};
     layers_[li]->backward(bc, x_in, dres, arena_.get(tmp_));
-    grads_ready(layer_params_[li].first, layer_params_[li].second);
+    grads_ready(layer_params_[li].first, layer_params_[li].second, state);
   }
-  embedding_->backward(w, batch.tokens, dres, T);
-  grads_ready(embedding_->weight(), embedding_->weight() + 1);
+  embedding_->backward(post, batch.tokens, dres);
+  grads_ready(embedding_->weight(), embedding_->weight() + 1, state);
   return loss_sum;
 }
 

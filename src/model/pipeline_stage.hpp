@@ -55,7 +55,7 @@ class PipelineStage {
  public:
   // region_alignment: see ParameterLayout::finalize.
   PipelineStage(const ModelConfig& config, std::int64_t micro_batch, const RecomputePlan& recompute,
-                const StageRange& range, std::int64_t region_alignment = 16);
+                const StageRange& range, std::int64_t region_alignment = 16, const ModelParallel& parallel = {});
   ~PipelineStage();
   PipelineStage(const PipelineStage&) = delete;
   PipelineStage& operator=(const PipelineStage&) = delete;
@@ -65,6 +65,9 @@ class PipelineStage {
   const StageRange& range() const { return range_; }
   std::int64_t micro_batch() const { return batch_; }
   std::int64_t tokens_per_micro_batch() const { return batch_ * config_.seq_length; }
+  // Tokens of the rank's sequence shard (= tokens_per_micro_batch() without sequence parallelism).
+  std::int64_t local_tokens() const { return tokens_per_micro_batch() / parallel_.sp(); }
+  const ModelParallel& parallel() const { return parallel_; }
 
   float* params() { return arena_.get(params_); }
   const float* params() const { return const_cast<Arena&>(arena_).get(params_); }
@@ -131,7 +134,9 @@ class PipelineStage {
  private:
   void forward_layers(const MicroBatch& batch, bool keep_activations, const MicroBatchState& state);
   BlockCall call(float* saved, const MicroBatchState& state);
-  void grads_ready(ParamId first, ParamId last);
+  // Gradients of [first, last) are final for this step (state.finalize_grads): replicated
+  // parameters' partial gradients are summed over the tensor-parallel group, then the hook runs.
+  void grads_ready(ParamId first, ParamId last, const MicroBatchState& state);
   void run_mtp(const MicroBatch& batch, const MicroBatchState& state, float* dh0);
   void params_needed(ParamId first, ParamId last);
   // Calls hook with the range of [first, last) in each region.
@@ -141,6 +146,7 @@ class PipelineStage {
 
   ModelConfig config_;
   StageRange range_;
+  ModelParallel parallel_;
   std::int64_t batch_;
   RecomputePlan recompute_;
   ParameterLayout layout_;

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/error.hpp"
 #include "core/threads.hpp"
 #include "kernels/attention.hpp"
+#include "kernels/bias.hpp"
 #include "kernels/rope.hpp"
 #include "model/columns.hpp"
 #include "model/norm.hpp"
@@ -43,12 +45,21 @@ kernels::AttentionShape attention_shape(std::int64_t batch, std::int64_t seq, st
 
 SelfAttention::SelfAttention(const BuildContext& ctx, const std::string& prefix, float output_init_std,
                              BufferPlan& saved)
-    : c_(ctx.config), heads_(ctx.config.heads), groups_(ctx.config.groups), head_dim_(ctx.config.head_dim) {
+    : c_(ctx.config), mp_(ctx.parallel), head_dim_(ctx.config.head_dim), io_(ctx, ctx.config.hidden, scratch_) {
   const ModelConfig& c = c_;
   const bool ln = c.norm == Norm::LayerNorm;
+  // Tensor parallelism: each rank holds heads / t query heads and groups / t key/value groups
+  // (column-parallel QKV), and the matching columns of the row-parallel output projection.
+  const std::int64_t t = ctx.parallel.tp_size(), r = ctx.parallel.tp_rank();
+  if (c.heads % t != 0 || c.groups % t != 0)
+    fail("num_attention_heads {} and num_query_groups {} must be divisible by tensor_model_parallel_size {} "
+         "(fewer query groups than tensor-parallel ranks is not supported by this engine)",
+         c.heads, c.groups, t);
+  heads_ = c.heads / t;
+  groups_ = c.groups / t;
   const std::int64_t h = c.hidden, d = head_dim_, global_qkv = (c.heads + 2 * c.groups) * d;
   ParameterLayout& L = ctx.layout;
-  Shard rows = qkv_shard(c.heads, c.groups, d, 0, c.groups);
+  Shard rows = qkv_shard(c.heads, c.groups, d, r * groups_, groups_);
   qkv_w_ = L.add({.name = prefix + "linear_qkv.weight", .global_rows = global_qkv, .global_cols = h, .init_std = c.init_std,
                   .shard = rows, .tensor_parallel = true});
   qkv_b_ = c.qkv_bias ? L.add({.name = prefix + "linear_qkv.bias", .global_rows = global_qkv, .decay = false, .shard = rows,
@@ -56,14 +67,22 @@ SelfAttention::SelfAttention(const BuildContext& ctx, const std::string& prefix,
                       : kNoParam;
   q_norm_w_ = q_norm_b_ = k_norm_w_ = k_norm_b_ = kNoParam;
   if (c.qk_layernorm) {
-    q_norm_w_ = L.add({.name = prefix + "q_layernorm.weight", .global_rows = d, .decay = false, .init_value = 1.0f});
-    if (ln) q_norm_b_ = L.add({.name = prefix + "q_layernorm.bias", .global_rows = d, .decay = false});
-    k_norm_w_ = L.add({.name = prefix + "k_layernorm.weight", .global_rows = d, .decay = false, .init_value = 1.0f});
-    if (ln) k_norm_b_ = L.add({.name = prefix + "k_layernorm.bias", .global_rows = d, .decay = false});
+    // Shared by all heads; each rank sees only its heads, so its gradient is a partial sum.
+    const bool split = t > 1;
+    q_norm_w_ = L.add({.name = prefix + "q_layernorm.weight", .global_rows = d, .decay = false, .init_value = 1.0f,
+                       .sum_grad_over_tp = split});
+    if (ln) q_norm_b_ = L.add({.name = prefix + "q_layernorm.bias", .global_rows = d, .decay = false, .sum_grad_over_tp = split});
+    k_norm_w_ = L.add({.name = prefix + "k_layernorm.weight", .global_rows = d, .decay = false, .init_value = 1.0f,
+                       .sum_grad_over_tp = split});
+    if (ln) k_norm_b_ = L.add({.name = prefix + "k_layernorm.bias", .global_rows = d, .decay = false, .sum_grad_over_tp = split});
   }
   proj_w_ = L.add({.name = prefix + "linear_proj.weight", .global_rows = h, .global_cols = c.heads * d,
-                   .init_std = output_init_std, .tensor_parallel = true});
-  proj_b_ = c.linear_bias ? L.add({.name = prefix + "linear_proj.bias", .global_rows = h, .decay = false}) : kNoParam;
+                   .init_std = output_init_std, .shard = Shard{{}, r * heads_ * d}, .local_cols = heads_ * d,
+                   .tensor_parallel = true});
+  // The row-parallel bias is added once, after the reduction (by the layer).
+  proj_b_ = c.linear_bias ? L.add({.name = prefix + "linear_proj.bias", .global_rows = h, .decay = false,
+                                   .sum_grad_over_tp = ctx.parallel.sequence_parallel})
+                          : kNoParam;
 
   const std::int64_t T = ctx.tokens(), qk = c.qk_layernorm ? 1 : 0, lnq = (c.qk_layernorm && ln) ? 1 : 0;
   ctx.linear.need(T, h, qkv_width());
@@ -91,9 +110,10 @@ SelfAttention::SelfAttention(const BuildContext& ctx, const std::string& prefix,
   rope_table_ = ctx.rope_tables.get(c.rope, ctx.seq);
 }
 
-void SelfAttention::forward(const BlockCall& call, const float* x, float* y) {
+void SelfAttention::forward(const BlockCall& call, const float* x_local, float* y_local) {
   const ModelConfig& c = c_;
   const StageWeights& w = call.w;
+  const float* x = io_.gather(call, x_local);
   const std::int64_t T = call.tokens(), h = c.hidden, d = head_dim_, qkv = qkv_width(), nd = q_width(),
                      gd = kv_width();
   float* a_qkv = call.at_saved(qkv_);
@@ -115,17 +135,23 @@ void SelfAttention::forward(const BlockCall& call, const float* x, float* y) {
   kernels::attention_forward(attention_shape(call.batch, call.seq, heads_, groups_, d), a_qkv, a_qkv + nd,
                              a_qkv + nd + gd, call.at_saved(attn_), call.at_saved(lse_), call.at_scratch(attn_ws_),
                              attn_ws_floats_);
-  linear_forward(w.linear(proj_w_, proj_b_, nd, h), call.at_saved(attn_), y, T, call.linear);
+  // Row-parallel output projection: the partial sums are reduced, then the bias added once.
+  float* y = io_.partial_buffer(call, y_local);
+  linear_forward(w.linear(proj_w_, kNoParam, nd, h), call.at_saved(attn_), y, T, call.linear);
+  io_.reduce(call, y, y_local);
+  if (proj_b_ != kNoParam) kernels::bias_add_forward(y_local, w.p(proj_b_), T / mp_.sp(), h);
 }
 
-void SelfAttention::backward(const BlockCall& call, const float* x, const float* dy, float* dx) {
+void SelfAttention::backward(const BlockCall& call, const float* x_local, const float* dy_local, float* dx_local) {
   const ModelConfig& c = c_;
   const StageWeights& w = call.w;
   const std::int64_t T = call.tokens(), h = c.hidden, d = head_dim_, qkv = qkv_width(), nd = q_width(),
                      gd = kv_width();
   float* a_qkv = call.at_saved(qkv_);
+  if (proj_b_ != kNoParam) kernels::bias_backward(dy_local, w.g(proj_b_), T / mp_.sp(), h, call.linear.bias_ws);
+  const float* dy = io_.gather(call, dy_local, 1);
   float* d_attn = call.at_scratch(d_attn_);
-  linear_backward(w.linear(proj_w_, proj_b_, nd, h), dy, call.at_saved(attn_), d_attn, T, call.linear);
+  linear_backward(w.linear(proj_w_, kNoParam, nd, h), dy, call.at_saved(attn_), d_attn, T, call.linear);
   float* dqkv = call.at_scratch(d_qkv_);  // [T, qkv]
   kernels::attention_backward(attention_shape(call.batch, call.seq, heads_, groups_, d), a_qkv, a_qkv + nd,
                               a_qkv + nd + gd, call.at_saved(attn_), call.at_saved(lse_), d_attn, dqkv, dqkv + nd,
@@ -144,7 +170,11 @@ void SelfAttention::backward(const BlockCall& call, const float* x, const float*
                   call.at_saved(k_raw_), call.at_saved(k_mean_), call.at_saved(k_rstd_), tmp, T * groups_, d, ws);
     scatter_columns(tmp, gd, dqkv, qkv, nd, T);
   }
+  // Column-parallel input: this rank's part of dx, summed over the group.
+  const float* x = io_.gather(call, x_local);
+  float* dx = io_.partial_buffer(call, dx_local);
   linear_backward(w.linear(qkv_w_, qkv_b_, h, qkv), dqkv, x, dx, T, call.linear);
+  io_.reduce(call, dx, dx_local);
 }
 
 }  // namespace primus::model

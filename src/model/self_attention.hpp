@@ -14,6 +14,7 @@
 #include <string>
 
 #include "model/block.hpp"
+#include "model/tensor_parallel_io.hpp"
 
 namespace primus::model {
 
@@ -28,6 +29,7 @@ class SelfAttention final : public AttentionBlock {
 
  private:
   const ModelConfig& c_;
+  const ModelParallel& mp_;
   std::int64_t heads_, groups_, head_dim_;  // on this rank
   const float* rope_table_;
   ParamId qkv_w_, qkv_b_, q_norm_w_, q_norm_b_, k_norm_w_, k_norm_b_, proj_w_, proj_b_;
@@ -37,6 +39,7 @@ class SelfAttention final : public AttentionBlock {
   BufferPlan scratch_;
   std::int64_t d_attn_, d_qkv_, qk_tmp_, norm_ws_, attn_ws_;
   std::size_t attn_ws_floats_ = 0;
+  TensorParallelIo io_;
 
   std::int64_t q_width() const { return heads_ * head_dim_; }
   std::int64_t kv_width() const { return groups_ * head_dim_; }

@@ -20,12 +20,16 @@ TransformerLayer::TransformerLayer(const BuildContext& ctx, const std::string& p
   // Megatron scales the init of the projections that write into the residual stream.
   const float out_std = c.init_std / std::sqrt(2.0f * static_cast<float>(c.num_layers));
   ParameterLayout& L = ctx.layout;
-  const std::int64_t T = ctx.tokens(), h = c.hidden;
+  // Norms and residuals work on the rank's tokens (its sequence shard under sequence parallelism,
+  // where each rank's norm-weight gradient is a partial sum).
+  const std::int64_t T = ctx.local_tokens(), h = c.hidden;
+  const bool partial = ctx.parallel.sequence_parallel && ctx.parallel.tp_size() > 1;
   auto norm_param = [&](const std::string& name, bool bias) {
     if (bias && !ln) return kNoParam;
     return L.add({.name = prefix + name + (bias ? ".bias" : ".weight"), .global_rows = h, .decay = false,
-                  .init_value = bias ? 0.0f : 1.0f});
+                  .init_value = bias ? 0.0f : 1.0f, .sum_grad_over_tp = partial});
   };
+  sp_ = ctx.parallel.sp();
 
   ln1_w_ = norm_param("input_layernorm", false);
   ln1_b_ = norm_param("input_layernorm", true);
@@ -58,7 +62,7 @@ std::int64_t TransformerLayer::scratch_floats() const {
 void TransformerLayer::forward(const BlockCall& call, const float* x, float* y, float* tmp) {
   const ModelConfig& c = c_;
   const StageWeights& w = call.w;
-  const std::int64_t T = call.tokens(), h = c.hidden;
+  const std::int64_t T = call.tokens() / sp_, h = c.hidden;
   float* ln1 = call.at_saved(ln1_out_);
   float* x_mid = call.at_saved(x_mid_);
   float* ln2 = call.at_saved(ln2_out_);
@@ -75,7 +79,7 @@ void TransformerLayer::forward(const BlockCall& call, const float* x, float* y, 
 void TransformerLayer::backward(const BlockCall& call, const float* x, float* dres, float* tmp) {
   const ModelConfig& c = c_;
   const StageWeights& w = call.w;
-  const std::int64_t T = call.tokens(), h = c.hidden;
+  const std::int64_t T = call.tokens() / sp_, h = c.hidden;
   float* ws = call.at_scratch(std::max(attention_->scratch_floats(), mlp_->scratch_floats()) + norm_ws_);
   // MLP branch: dres holds dy = d x_mid through the residual, plus the branch's contribution.
   mlp_->backward(call, call.at_saved(ln2_out_), dres, tmp);

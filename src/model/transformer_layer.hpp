@@ -26,7 +26,8 @@ class TransformerLayer {
   std::int64_t scratch_floats() const;
   MlpBlock& mlp() { return *mlp_; }
 
-  // x [T, h] -> y [T, h]. call.saved is this layer's activation set. tmp: [T, h] stage scratch.
+  // x [T, h] -> y [T, h] (T: the rank's tokens). call.saved is this layer's activation set.
+  // tmp: [T, h] stage scratch.
   void forward(const BlockCall& call, const float* x, float* y, float* tmp);
   // dres [T, h]: gradient of y in, gradient of x out (in place). x: the layer's input.
   void backward(const BlockCall& call, const float* x, float* dres, float* tmp);
@@ -40,6 +41,7 @@ class TransformerLayer {
   std::unique_ptr<MlpBlock> mlp_;
   BufferPlan scratch_;  // the layer's own: norm workspace
   std::int64_t norm_ws_;
+  std::int64_t sp_ = 1;  // sequence-parallel split of the layer's tokens
 };
 
 }  // namespace primus::model

@@ -39,20 +39,33 @@ std::vector<std::string> auxiliary_loss_names(const config::Args& a) {
 }
 
 std::vector<double> finish_auxiliary_losses(model::PipelineStage& stage, const config::Args& a,
-                                            std::int64_t num_micro_batches,
-                                            const std::function<void(std::vector<double>&)>& reduce_counts) {
+                                            std::int64_t num_micro_batches, const AuxLossGroups& groups) {
   const auto M = static_cast<double>(num_micro_batches);
   const auto& routers = stage.routers();
+  auto sum_over = [](parallel::Communicator* g, double* x, std::int64_t n) {
+    if (g && g->size() > 1) g->allreduce(x, n);
+  };
+  auto mean_over = [&](parallel::Communicator* g, double* x, std::int64_t n) {
+    if (!g || g->size() == 1) return;
+    g->allreduce(x, n);
+    for (std::int64_t i = 0; i < n; ++i) x[i] /= static_cast<double>(g->size());
+  };
   model::MoeMetrics sum;
   for (auto* r : routers) {
     std::vector<double>& counts = r->step_token_counts();
-    if (reduce_counts) reduce_counts(counts);
+    sum_over(groups.tp_dp_cp, counts.data(), static_cast<std::int64_t>(counts.size()));
     r->update_expert_bias(counts);
     for (size_t i = 0; i < sum.balancing.size(); ++i) sum.balancing[i] += r->metrics().balancing[i];
     sum.z_loss += r->metrics().z_loss;
     r->metrics() = {};
     r->end_step();
   }
+  // Each rank holds its part of aux/seq (sum over tensor × context, mean over data), its part of the
+  // global loss (sum over tensor × data × context) and its tokens' mean z (mean over all three).
+  sum_over(groups.tp_cp, sum.balancing.data(), 2);
+  mean_over(groups.dp, sum.balancing.data(), 2);
+  sum_over(groups.tp_dp_cp, &sum.balancing[2], 1);
+  mean_over(groups.tp_dp_cp, &sum.z_loss, 1);
   const double per = routers.empty() ? 0.0 : 1.0 / (M * static_cast<double>(routers.size()));
   std::vector<double> values;
   for (const auto& name : auxiliary_loss_names(a)) {
@@ -64,7 +77,9 @@ std::vector<double> finish_auxiliary_losses(model::PipelineStage& stage, const c
     else if (name == "global_load_balancing_loss") values.push_back(listed ? sum.balancing[2] * per : 0.0);
     else if (name == "z_loss") values.push_back(sum.z_loss * per);
   }
-  for (double l : stage.take_mtp_losses()) values.push_back(l / M);
+  std::vector<double> mtp = stage.take_mtp_losses();
+  mean_over(groups.dp_cp, mtp.data(), static_cast<std::int64_t>(mtp.size()));
+  for (double l : mtp) values.push_back(l / M);
   return values;
 }
 

@@ -12,17 +12,28 @@
 
 #include "config/args.hpp"
 #include "model/pipeline_stage.hpp"
+#include "parallel/communicator.hpp"
 
 namespace primus::train {
 
 // Names in print order (empty for a dense model without MTP).
 std::vector<std::string> auxiliary_loss_names(const config::Args& args);
 
-// Values for the names above from this step's micro-batches (and resets the model's counters).
-// reduce_counts sums the routers' token counts over the processes that share the batch (the
-// identity on one process); the expert bias is updated from the reduced counts.
+// The groups over which Megatron reduces what the routers and MTP layers report (nullptr: this
+// process alone): token counts for the expert bias are summed over tensor × data × context;
+// aux_loss and seq_aux_loss values (each rank's part of the loss) summed over tensor × context,
+// then averaged over data; global_aux_loss summed over tensor × data × context; the z-loss
+// averaged over tensor × data × context; MTP losses averaged over data × context.
+struct AuxLossGroups {
+  parallel::Communicator* tp_cp = nullptr;
+  parallel::Communicator* dp = nullptr;
+  parallel::Communicator* tp_dp_cp = nullptr;
+  parallel::Communicator* dp_cp = nullptr;
+};
+
+// Values for the names above from this step's micro-batches (and resets the model's counters);
+// the expert bias is updated from the reduced counts.
 std::vector<double> finish_auxiliary_losses(model::PipelineStage& stage, const config::Args& args,
-                                            std::int64_t num_micro_batches,
-                                            const std::function<void(std::vector<double>&)>& reduce_counts = {});
+                                            std::int64_t num_micro_batches, const AuxLossGroups& groups = {});
 
 }  // namespace primus::train

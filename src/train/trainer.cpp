@@ -72,7 +72,12 @@ Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* 
     // The model's arena is checked against the machine's memory before it is allocated.
     const auto memory_check =
         install_memory_check(config, ddp_config.use_distributed_optimizer ? static_cast<int>(dp_cp.size()) : 1);
-    model_ = std::make_unique<model::GPTModel>(mc, a.micro_batch_size, model::RecomputePlan::from_args(a), alignment);
+    // Tensor (and sequence) parallelism: blocks hold their shards and communicate at their boundaries.
+    const model::ModelParallel model_parallel{&state_.tp(), a.sequence_parallel,
+                                              &state_.group(parallel::GroupKind::TensorAndContextParallel),
+                                              &state_.group(parallel::GroupKind::TensorAndDataParallelWithCp)};
+    model_ = std::make_unique<model::GPTModel>(mc, a.micro_batch_size, model::RecomputePlan::from_args(a), alignment,
+                                               model_parallel);
     const model::ParameterLayout& layout = model_->layout();
     std::vector<parallel::BufferParam> params;
     for (const auto& p : layout.params()) params.push_back({p.offset, p.numel()});
@@ -177,6 +182,7 @@ IterationResult Trainer::train_step() {
     // Megatron's MoEAuxLossAutoScaler / MTP scale: auxiliary-loss gradients seeded with 1/micro-batches.
     model::MicroBatchState state;
     state.aux_loss_scale = static_cast<float>(1.0 / static_cast<double>(micro_batches));
+    state.finalize_grads = last;  // replicated parameters' partial gradients summed over TP once
     totals[0] += model_->forward_backward(model::MicroBatch{tokens, labels, mask}, weight, state);
     totals[1] += mask_sum;
   }
@@ -186,17 +192,13 @@ IterationResult Trainer::train_step() {
   IterationResult r;
   r.iteration = ++iteration_;
   r.lm_loss = totals[1] > 0 ? totals[0] / totals[1] : 0.0;
-  // Routers' token counts are summed over dp×cp before the expert-bias update (Megatron reduces
-  // them over the tensor×context×data-parallel group), so every rank updates its bias alike; the
-  // auxiliary losses are averaged over dp×cp as Megatron's loss tracker does.
-  parallel::Communicator& dp_cp = state_.dp_cp();
-  r.aux_losses = finish_auxiliary_losses(*model_, a, micro_batches, [&dp_cp](std::vector<double>& counts) {
-    dp_cp.allreduce(counts.data(), static_cast<std::int64_t>(counts.size()));
-  });
-  if (!r.aux_losses.empty() && dp_cp.size() > 1) {
-    dp_cp.allreduce(r.aux_losses.data(), static_cast<std::int64_t>(r.aux_losses.size()));
-    for (double& v : r.aux_losses) v /= static_cast<double>(dp_cp.size());
-  }
+  // Routers' token counts are summed over tensor × data × context before the expert-bias update,
+  // so every rank updates its bias alike; the logged auxiliary losses are reduced as Megatron's
+  // loss tracker does (AuxLossGroups).
+  r.aux_losses = finish_auxiliary_losses(
+      *model_, a, micro_batches,
+      AuxLossGroups{&state_.group(parallel::GroupKind::TensorAndContextParallel), &state_.dp(),
+                    &state_.group(parallel::GroupKind::TensorAndDataParallelWithCp), &state_.dp_cp()});
   r.grad_norm = optimizer_->clip_grad_norm(a.clip_grad);
   // Loss and norm are reduced values: every rank takes this decision at the same point. A
   // non-finite one is never applied: the run stops, or the step is skipped (nonfinite_step.hpp).

@@ -53,6 +53,53 @@ TEST(KernelCrossEntropy, PaddedVocabMaskedLossMatchesTorch) {
                Error);
 }
 
+TEST(KernelCrossEntropy, VocabParallelPiecesEqualThePlainLoss) {
+  // The logits split over t "ranks" by vocabulary columns (the padding columns in the last ones),
+  // the max / sum-exp / target pieces combined as the tensor-parallel reductions combine them.
+  const test::Fixture f("cross_entropy");
+  const std::int64_t T = f.dim("logits", 0), Vp = f.dim("logits", 1), V = 100;
+  const auto logits = f.f("logits");
+  const auto targets = f.i("targets");
+  std::vector<float> losses(T), lse(T), dlogits(logits.size());
+  cross_entropy_forward(logits.data(), targets.data(), losses.data(), lse.data(), T, V, Vp);
+  std::vector<float> dloss(T);
+  for (std::int64_t t = 0; t < T; ++t) dloss[t] = 0.1f * static_cast<float>(t % 7) - 0.2f;
+  cross_entropy_backward(logits.data(), lse.data(), targets.data(), dloss.data(), dlogits.data(), T, V, Vp);
+  for (std::int64_t ranks : {2, 4}) {
+    const std::int64_t L = Vp / ranks;
+    std::vector<std::vector<float>> slice(ranks, std::vector<float>(T * L));
+    for (std::int64_t r = 0; r < ranks; ++r)
+      for (std::int64_t t = 0; t < T; ++t)
+        for (std::int64_t j = 0; j < L; ++j) slice[r][t * L + j] = logits[t * Vp + r * L + j];
+    std::vector<float> mx(T, -INFINITY), sum(T, 0.0f), target(T, 0.0f), part_max(T), part_sum(T), part_target(T);
+    for (std::int64_t r = 0; r < ranks; ++r) {
+      cross_entropy_local_max(slice[r].data(), part_max.data(), T, L, r * L, V);
+      for (std::int64_t t = 0; t < T; ++t) mx[t] = std::max(mx[t], part_max[t]);
+    }
+    for (std::int64_t r = 0; r < ranks; ++r) {
+      cross_entropy_local_sums(slice[r].data(), targets.data(), mx.data(), part_sum.data(), part_target.data(), T, L,
+                               r * L, V);
+      for (std::int64_t t = 0; t < T; ++t) {
+        sum[t] += part_sum[t];
+        target[t] += part_target[t];
+      }
+    }
+    std::vector<float> vp_lse(T), vp_loss(T);
+    for (std::int64_t t = 0; t < T; ++t) {
+      vp_lse[t] = mx[t] + std::log(sum[t]);
+      vp_loss[t] = vp_lse[t] - target[t];
+    }
+    EXPECT_LT(rel_l2(vp_loss, losses), 1e-6) << ranks;
+    for (std::int64_t r = 0; r < ranks; ++r) {
+      std::vector<float> d(T * L);
+      cross_entropy_local_backward(slice[r].data(), vp_lse.data(), targets.data(), dloss.data(), d.data(), T, L, r * L, V);
+      for (std::int64_t t = 0; t < T; ++t)
+        for (std::int64_t j = 0; j < L; ++j)
+          EXPECT_NEAR(d[t * L + j], dlogits[t * Vp + r * L + j], 1e-6) << ranks << " " << r << " " << t << " " << j;
+    }
+  }
+}
+
 TEST(KernelAdamW, FiveStepsMatchTorchOptimAdamW) {
   const test::Fixture f("adamw");
   const auto grads = f.f("grads");

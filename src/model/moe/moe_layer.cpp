@@ -2,17 +2,28 @@
 
 #include <cmath>
 
+#include "core/error.hpp"
 #include "kernels/elementwise.hpp"
 
 namespace primus::model {
 
+BuildContext MoeLayer::local_context(const BuildContext& ctx) {
+  BuildContext local = ctx;
+  local.seq = ctx.seq / ctx.parallel.sp();
+  return local;
+}
+
 MoeLayer::MoeLayer(const BuildContext& ctx, const std::string& prefix, BufferPlan& saved)
     : c_(ctx.config),
-      router_(ctx, prefix + "router.", saved, scratch_),
-      dispatcher_(ctx, saved),
-      experts_(ctx, prefix + "experts.", dispatcher_.max_rows(), saved, scratch_) {
+      mp_(ctx.parallel),
+      local_ctx_(local_context(ctx)),
+      router_(local_ctx_, prefix + "router.", saved, scratch_),
+      dispatcher_(local_ctx_, saved),
+      experts_(local_ctx_, prefix + "experts.", dispatcher_.max_rows(), saved, scratch_) {
   const ModelConfig& c = c_;
-  const std::int64_t T = ctx.tokens(), h = c.hidden, R = dispatcher_.max_rows(), K = c.moe.topk;
+  if (ctx.parallel.tp_size() > 1 && !ctx.parallel.sequence_parallel)
+    fail("mixture-of-experts layers with tensor_model_parallel_size > 1 need sequence_parallel (as in Megatron)");
+  const std::int64_t T = local_ctx_.tokens(), h = c.hidden, R = dispatcher_.max_rows(), K = c.moe.topk;
   rows_ = saved.add(R * h);
   out_rows_ = scratch_.add(R * h);
   d_rows_ = scratch_.add(R * h);
@@ -24,7 +35,7 @@ MoeLayer::MoeLayer(const BuildContext& ctx, const std::string& prefix, BufferPla
     shared_ = std::make_unique<Mlp>(ctx, prefix + "shared_experts.", c.moe.shared_ffn, out_std, saved);
     if (c.moe.shared_gate) {
       gate_w_ = ctx.layout.add({.name = prefix + "shared_experts.gate_weight", .global_rows = 1, .global_cols = h,
-                                .init_std = c.init_std});
+                                .init_std = c.init_std, .sum_grad_over_tp = ctx.parallel.tp_size() > 1});
       gate_ = saved.add(T);
     }
     shared_out_ = saved.add(T * h);
@@ -38,11 +49,16 @@ std::int64_t MoeLayer::scratch_floats() const {
   return scratch_.total() + (shared_ ? shared_->scratch_floats() : 0);
 }
 
+BlockCall MoeLayer::local_call(const BlockCall& call) const {
+  return BlockCall{call.w, call.batch, call.seq / mp_.sp(), call.saved, call.scratch, call.linear, call.state};
+}
+
 BlockCall MoeLayer::shared_call(const BlockCall& call) const {
   return BlockCall{call.w, call.batch, call.seq, call.saved, call.scratch + scratch_.total(), call.linear, call.state};
 }
 
-void MoeLayer::forward(const BlockCall& call, const float* x, float* y) {
+void MoeLayer::forward(const BlockCall& full_call, const float* x, float* y) {
+  const BlockCall call = local_call(full_call);
   const std::int64_t T = call.tokens(), h = c_.hidden;
   router_.forward(call, x);
   dispatcher_.plan(call, router_.indices(call), router_.probs(call));
@@ -61,7 +77,7 @@ void MoeLayer::forward(const BlockCall& call, const float* x, float* y) {
   dispatcher_.unpermute(call, out, y);
   if (!shared_) return;
   float* sh = call.at_saved(shared_out_);
-  shared_->forward(shared_call(call), x, sh);
+  shared_->forward(shared_call(full_call), x, sh);
   if (gate_w_ != kNoParam) {
     // gate_t = sigmoid(x_t · w_g)
     const float* wg = call.w.p(gate_w_);
@@ -78,7 +94,8 @@ void MoeLayer::forward(const BlockCall& call, const float* x, float* y) {
   }
 }
 
-void MoeLayer::backward(const BlockCall& call, const float* x, const float* dy, float* dx) {
+void MoeLayer::backward(const BlockCall& full_call, const float* x, const float* dy, float* dx) {
+  const BlockCall call = local_call(full_call);
   const std::int64_t T = call.tokens(), h = c_.hidden, K = c_.moe.topk;
   const DispatchPlan plan = dispatcher_.view(call);
   float* dout = call.at_scratch(out_rows_);
@@ -114,9 +131,9 @@ void MoeLayer::backward(const BlockCall& call, const float* x, const float* dy, 
       for (std::int64_t i = 0; i < h; ++i) dwg[i] += dz[t] * x[t * h + i];
     for (std::int64_t t = 0; t < T; ++t)
       for (std::int64_t i = 0; i < h; ++i) dx[t * h + i] += dz[t] * wg[i];
-    shared_->backward(shared_call(call), x, d_sh, dx_sh);
+    shared_->backward(shared_call(full_call), x, d_sh, dx_sh);
   } else {
-    shared_->backward(shared_call(call), x, dy, dx_sh);
+    shared_->backward(shared_call(full_call), x, dy, dx_sh);
   }
   kernels::add(dx, dx_sh, dx, T * h);
 }

@@ -6,6 +6,10 @@
 //                  + gate(x) · shared_experts(x)     when moe_shared_expert_intermediate_size is set
 //
 // gate(x) = sigmoid(x · w_g) with moe_shared_expert_gate, else 1.
+//
+// Under sequence parallelism (required with tensor parallelism, as in Megatron) the routed part
+// works on the rank's own tokens with whole experts (expert tensor parallelism 1); the shared
+// experts are a tensor-parallel MLP over the gathered sequence.
 #pragma once
 
 #include <memory>
@@ -42,8 +46,12 @@ class MoeLayer final : public MlpBlock {
 
  private:
   BlockCall shared_call(const BlockCall& call) const;
+  BlockCall local_call(const BlockCall& call) const;
+  static BuildContext local_context(const BuildContext& ctx);
 
   const ModelConfig& c_;
+  const ModelParallel& mp_;
+  BuildContext local_ctx_;  // the routed part's tokens: the rank's sequence shard
   BufferPlan scratch_;
   TopKRouter router_;
   TokenDispatcher dispatcher_;

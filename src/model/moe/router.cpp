@@ -49,11 +49,13 @@ double logsumexp(const float* x, std::int64_t n) {
 }  // namespace
 
 TopKRouter::TopKRouter(const BuildContext& ctx, const std::string& prefix, BufferPlan& saved, BufferPlan& scratch)
-    : c_(ctx.config), m_(ctx.config.moe), E_(ctx.config.moe.experts), k_(ctx.config.moe.topk) {
+    : c_(ctx.config), m_(ctx.config.moe), mp_(ctx.parallel), E_(ctx.config.moe.experts), k_(ctx.config.moe.topk) {
   if (E_ > kMaxExperts) fail("num_experts {} exceeds this engine's {}", E_, kMaxExperts);
   (void)router_config(m_);
   const std::int64_t T = ctx.tokens(), h = c_.hidden, B = ctx.batch;
-  weight_ = ctx.layout.add({.name = prefix + "weight", .global_rows = E_, .global_cols = h, .init_std = c_.init_std});
+  // Replicated; under sequence parallelism each rank routes its own tokens, so its gradient is partial.
+  weight_ = ctx.layout.add({.name = prefix + "weight", .global_rows = E_, .global_cols = h, .init_std = c_.init_std,
+                            .sum_grad_over_tp = ctx.parallel.tp_size() > 1});
   if (m_.expert_bias) {
     bias_name_ = prefix + "expert_bias";
     bias_.assign(static_cast<size_t>(E_), 0.0f);
@@ -132,13 +134,17 @@ void TopKRouter::forward(const BlockCall& call, const float* x) {
       n_all[e] += 1.0f;
       n_seq[(t / S) * E + e] += 1.0f;  // rows are (b, s)
     }
-  for (const auto& [kind, coeff] : m_.balancing) {
-    if (kind != LoadBalancing::GlobalAux) continue;
-    for (std::int64_t e = 0; e < E; ++e) global_counts_[static_cast<size_t>(e)] += n_all[e];
+  bool global = false;
+  for (const auto& bal : m_.balancing) global |= bal.first == LoadBalancing::GlobalAux;
+  if (global) {
+    std::copy(n_all, n_all + E, n_glob);
+    mp_.tp_dp_cp_group().allreduce(n_glob, E);
+    for (std::int64_t e = 0; e < E; ++e) global_counts_[static_cast<size_t>(e)] += n_glob[e];
     ++global_steps_;
     for (std::int64_t e = 0; e < E; ++e)
       n_glob[e] = static_cast<float>(global_counts_[static_cast<size_t>(e)] / static_cast<double>(global_steps_));
   }
+  mp_.tp_cp_group().allreduce(n_all, E + B * E);  // the group's counts (aux and per sequence)
   // Values of the losses divided by their coefficient (what Megatron logs).
   std::vector<double> P(static_cast<size_t>(B * E), 0.0);
   for (std::int64_t t = 0; t < T; ++t)
@@ -146,23 +152,18 @@ void TopKRouter::forward(const BlockCall& call, const float* x) {
   for (const auto& [kind, coeff] : m_.balancing) {
     if (coeff == 0.0f) continue;  // Megatron tracks nothing for a zero coefficient (logs 0)
     double v = 0.0;
-    if (kind == LoadBalancing::SeqAux) {
-      for (std::int64_t b = 0; b < B; ++b)
-        for (std::int64_t e = 0; e < E; ++e) v += P[static_cast<size_t>(b * E + e)] * n_seq[b * E + e];
-      v *= static_cast<double>(E) / (static_cast<double>(K) * S * S) / static_cast<double>(B);
-    } else {
-      const float* n = kind == LoadBalancing::Aux ? n_all : n_glob;
-      for (std::int64_t b = 0; b < B; ++b)
-        for (std::int64_t e = 0; e < E; ++e) v += P[static_cast<size_t>(b * E + e)] * n[e];
-      v *= static_cast<double>(E) / (static_cast<double>(K) * T * T);
-    }
-    metrics_.balancing[static_cast<size_t>(kind)] += v;
+    for (std::int64_t b = 0; b < B; ++b)
+      for (std::int64_t e = 0; e < E; ++e)
+        v += P[static_cast<size_t>(b * E + e)] * (kind == LoadBalancing::SeqAux ? n_seq[b * E + e]
+                                                  : kind == LoadBalancing::Aux  ? n_all[e]
+                                                                                : n_glob[e]);
+    metrics_.balancing[static_cast<size_t>(kind)] += v * loss_factor(kind, T, S, B);
   }
 }
 
 void TopKRouter::backward(const BlockCall& call, const float* x, const float* dprobs, float* dx) {
   const StageWeights& w = call.w;
-  const std::int64_t T = call.tokens(), E = E_, K = k_, B = call.batch, S = call.seq, h = c_.hidden;
+  const std::int64_t T = call.tokens(), E = E_, B = call.batch, S = call.seq, h = c_.hidden;
   const float* logits = call.at_saved(logits_);
   float* dlogits = call.at_scratch(dlogits_);
   kernels::router_topk_backward(router_config(m_), logits, indices(call), dprobs, dlogits, T);
@@ -181,10 +182,7 @@ void TopKRouter::backward(const BlockCall& call, const float* x, const float* dp
         if (coeff == 0.0f) continue;
         const float* n = kind == LoadBalancing::Aux ? n_all : kind == LoadBalancing::GlobalAux ? n_glob
                                                                                                  : n_seq + (t / S) * E;
-        const double f = kind == LoadBalancing::SeqAux
-                             ? static_cast<double>(E) / (static_cast<double>(K) * S * S) / static_cast<double>(B)
-                             : static_cast<double>(E) / (static_cast<double>(K) * T * T);
-        const auto cf = static_cast<float>(coeff * f * scale);
+        const auto cf = static_cast<float>(coeff * loss_factor(kind, T, S, B) * scale);
         for (std::int64_t e = 0; e < E; ++e) g[e] += cf * n[e];
       }
       const float* st = s + t * E;
@@ -204,7 +202,9 @@ void TopKRouter::backward(const BlockCall& call, const float* x, const float* dp
     }
   }
   if (call.state.training && m_.z_loss_coeff > 0.0f) {
-    const float cf = m_.z_loss_coeff * scale * 2.0f / static_cast<float>(T);
+    // Megatron divides the coefficient by the tensor × context size (each rank: its tokens' mean).
+    const float cf = m_.z_loss_coeff / static_cast<float>(mp_.tp_cp_group().size()) * scale * 2.0f /
+                     static_cast<float>(T);
 #pragma omp parallel for schedule(static)
     for (std::int64_t t = 0; t < T; ++t) {
       const float* z = logits + t * E;
@@ -220,6 +220,19 @@ void TopKRouter::backward(const BlockCall& call, const float* x, const float* dp
   const std::int64_t n = T * h;
 #pragma omp parallel for schedule(static)
   for (std::int64_t i = 0; i < n; ++i) dx[i] += dx_router[i];
+}
+
+double TopKRouter::loss_factor(LoadBalancing kind, std::int64_t T, std::int64_t S, std::int64_t B) const {
+  // switch(P, N, T') = E / (k · T'²) · Σ P·N with T' the group's tokens; seq: per sequence of the
+  // group's length, averaged over the b sequences.
+  const double E = static_cast<double>(E_), K = static_cast<double>(k_);
+  if (kind == LoadBalancing::SeqAux) {
+    const double s = static_cast<double>(S * mp_.tp_cp_group().size());
+    return E / (K * s * s) / static_cast<double>(B);
+  }
+  const double t = static_cast<double>(T * (kind == LoadBalancing::Aux ? mp_.tp_cp_group().size()
+                                                                        : mp_.tp_dp_cp_group().size()));
+  return E / (K * t * t);
 }
 
 void TopKRouter::count_routed(const std::int32_t* per_expert) {

@@ -12,6 +12,10 @@
 //   z_loss          coeff · mean_t logsumexp_e(logits)²
 // P_e = Σ_t s[t,e], s = softmax over all experts (or sigmoid normalised over all experts);
 // N_e = tokens whose plain top-k of s includes e.
+// Split tokens (sequence and context parallelism): P is this rank's, N and T are the group's
+// (Megatron reduces the counts over tensor × context, or tensor × data × context for the global
+// loss), so the ranks' losses add up to the loss of the whole batch; the z-loss coefficient is
+// divided by the tensor × context size likewise.
 // The logged values are Megatron's: each loss divided by its coefficient, summed over micro-
 // batches (MoeMetrics).
 #pragma once
@@ -65,9 +69,13 @@ class TopKRouter {
   // Aux-loss scores s [T, E] (softmax or normalised sigmoid over all experts) and their plain
   // top-k routing map counted per column group.
   void aux_scores(const float* logits, float* s, std::int64_t T) const;
+  // The load-balancing loss' factor coeff-free: E / (k · T'²) (see above) for this micro-batch's
+  // T local tokens in B sequences of S local positions.
+  double loss_factor(LoadBalancing kind, std::int64_t T, std::int64_t S, std::int64_t B) const;
 
   const ModelConfig& c_;
   const MoeConfig& m_;
+  const ModelParallel& mp_;
   std::int64_t E_, k_;
   ParamId weight_;
   std::string bias_name_;

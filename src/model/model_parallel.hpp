@@ -1,0 +1,32 @@
+// How this process' copy of the model is split (tensor and sequence parallelism), and the
+// communicators the blocks use at their boundaries. A default ModelParallel is one process: every
+// group is this process alone and every collective is a no-op.
+#pragma once
+
+#include "parallel/communicator.hpp"
+
+namespace primus::model {
+
+struct ModelParallel {
+  parallel::Communicator* tp = nullptr;        // tensor-parallel group
+  bool sequence_parallel = false;              // norms, residuals and MoE routing on a sequence shard
+  parallel::Communicator* tp_cp = nullptr;     // MoE aux-loss token counts (Megatron: tensor × context)
+  parallel::Communicator* tp_dp_cp = nullptr;  // global_aux_loss token counts (tensor × data × context)
+
+  int tp_size() const { return tp ? tp->size() : 1; }
+  int tp_rank() const { return tp ? tp->rank() : 0; }
+  // The group, or a group of one when the model runs on one process.
+  parallel::Communicator& tp_group() const { return tp ? *tp : self(); }
+  parallel::Communicator& tp_cp_group() const { return tp_cp ? *tp_cp : self(); }
+  parallel::Communicator& tp_dp_cp_group() const { return tp_dp_cp ? *tp_dp_cp : self(); }
+  // Sequence-parallel ranks hold 1/sp of each sequence's positions.
+  int sp() const { return sequence_parallel ? tp_size() : 1; }
+
+ private:
+  static parallel::Communicator& self() {
+    static parallel::Communicator one("self");
+    return one;
+  }
+};
+
+}  // namespace primus::model
