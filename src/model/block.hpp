@@ -85,7 +85,11 @@ struct BuildContext {
   RopeTableCache& rope_tables;
   LinearNeeds& linear;
   const ModelParallel& parallel;
-  std::int64_t batch = 0, seq = 0;  // micro-batch shape on this rank (the whole sequence)
+  std::int64_t batch = 0, seq = 0;  // micro-batch shape on this rank (its context-parallel chunks)
+  // Context parallelism: the global position of each of the seq sequence indices this rank holds
+  // (nullptr: 0..seq-1), and the whole sequence's length, which rotary tables cover.
+  const std::int32_t* positions = nullptr;
+  std::int64_t global_seq = 0;
   std::int64_t tokens() const { return batch * seq; }
   // Tokens of the rank's sequence shard (sequence parallelism), where norms and residuals live.
   std::int64_t local_tokens() const { return batch * seq / parallel.sp(); }

@@ -1,4 +1,4 @@
-// How this process' copy of the model is split (tensor and sequence parallelism), and the
+// How this process' copy of the model is split (tensor, sequence and context parallelism), and the
 // communicators the blocks use at their boundaries. A default ModelParallel is one process: every
 // group is this process alone and every collective is a no-op.
 #pragma once
@@ -10,11 +10,16 @@ namespace primus::model {
 struct ModelParallel {
   parallel::Communicator* tp = nullptr;        // tensor-parallel group
   bool sequence_parallel = false;              // norms, residuals and MoE routing on a sequence shard
+  parallel::Communicator* cp = nullptr;        // context-parallel group: attention's K/V ring
   parallel::Communicator* tp_cp = nullptr;     // MoE aux-loss token counts (Megatron: tensor × context)
   parallel::Communicator* tp_dp_cp = nullptr;  // global_aux_loss token counts (tensor × data × context)
 
   int tp_size() const { return tp ? tp->size() : 1; }
   int tp_rank() const { return tp ? tp->rank() : 0; }
+  // Context-parallel ranks hold 2 of the 2·cp chunks of each sequence (parallel/context_parallel.hpp).
+  int cp_size() const { return cp ? cp->size() : 1; }
+  int cp_rank() const { return cp ? cp->rank() : 0; }
+  parallel::Communicator& cp_group() const { return cp ? *cp : self(); }
   // The group, or a group of one when the model runs on one process.
   parallel::Communicator& tp_group() const { return tp ? *tp : self(); }
   parallel::Communicator& tp_cp_group() const { return tp_cp ? *tp_cp : self(); }

@@ -84,8 +84,10 @@ MultiLatentAttention::MultiLatentAttention(const BuildContext& ctx, const std::s
   rope_q_ = m.rope;
   rope_q_.head_dim = dq();  // rotate channels [d_nope, d_q) of each head: pointer offset d_nope
   rope_k_ = m.rope;         // k_rope: one head of d_rope channels
-  table_q_ = ctx.rope_tables.get(rope_q_, ctx.seq);
-  table_k_ = ctx.rope_tables.get(rope_k_, ctx.seq);
+  positions_ = ctx.positions;
+  rope_seq_ = ctx.global_seq ? ctx.global_seq : ctx.seq;
+  table_q_ = ctx.rope_tables.get(rope_q_, rope_seq_);
+  table_k_ = ctx.rope_tables.get(rope_k_, rope_seq_);
 
   const std::int64_t lq = qr ? 1 : 0, has_norm = norms ? 1 : 0;
   q_c_ = saved.add(lq * T * qr);
@@ -102,11 +104,6 @@ MultiLatentAttention::MultiLatentAttention(const BuildContext& ctx, const std::s
   attn_ = saved.add(T * n_ * m.v_head_dim);
   lse_ = saved.add(ctx.batch * n_ * ctx.seq);
 
-  const auto shape = attention_shape(m, ctx.batch, ctx.seq, n_);
-  shape.validate();
-  const int threads = num_threads();
-  attn_ws_floats_ = std::max(kernels::attention_forward_workspace(shape, threads),
-                             kernels::attention_backward_workspace(shape, threads));
   kv_ = scratch_.add(T * kv_up_width());
   d_attn_ = scratch_.add(T * n_ * m.v_head_dim);
   d_q_ = scratch_.add(T * n_ * dq());
@@ -118,7 +115,8 @@ MultiLatentAttention::MultiLatentAttention(const BuildContext& ctx, const std::s
   dx_tmp_ = scratch_.add(T * h);
   c_tmp_ = scratch_.add(T * kr);
   norm_ws_ = scratch_.add(norm_workspace(std::max({qr, kr, std::int64_t{1}})));
-  attn_ws_ = scratch_.add(static_cast<std::int64_t>(attn_ws_floats_));
+  attention_ = std::make_unique<ContextParallelAttention>(attention_shape(m, ctx.batch, ctx.seq, n_), ctx.parallel,
+                                                          scratch_);
 }
 
 void MultiLatentAttention::forward(const BlockCall& call, const float* x_local, float* y_local) {
@@ -143,7 +141,7 @@ void MultiLatentAttention::forward(const BlockCall& call, const float* x_local, 
     }
     linear_forward(w.linear(q_up_w_, kNoParam, qr, n_ * DQ), qn, q, T, call.linear);
   }
-  kernels::rope_forward(q + dn, table_q_, call.batch, call.seq, n_, n_ * DQ, rope_q_, call.seq);
+  kernels::rope_forward(q + dn, table_q_, call.batch, call.seq, n_, n_ * DQ, rope_q_, rope_seq_, positions_);
   // Keys and values from the compressed latent.
   float* kvc = call.at_saved(kv_c_);
   linear_forward(w.linear(kv_down_w_, kNoParam, h, kr + dr), x, kvc, T, call.linear);
@@ -158,7 +156,7 @@ void MultiLatentAttention::forward(const BlockCall& call, const float* x_local, 
   float* kv = call.at_scratch(kv_);
   linear_forward(w.linear(kv_up_w_, kNoParam, kr, kv_up_width()), cn, kv, T, call.linear);
   // k_rope (shared by all heads) rotated in place inside kv_c.
-  kernels::rope_forward(kvc + kr, table_k_, call.batch, call.seq, 1, kr + dr, rope_k_, call.seq);
+  kernels::rope_forward(kvc + kr, table_k_, call.batch, call.seq, 1, kr + dr, rope_k_, rope_seq_, positions_);
   float* k = call.at_saved(k_);
   float* v = call.at_saved(v_);
 #pragma omp parallel for schedule(static)
@@ -170,8 +168,7 @@ void MultiLatentAttention::forward(const BlockCall& call, const float* x_local, 
       std::memcpy(kh + dn, kvc + t * (kr + dr) + kr, static_cast<size_t>(dr) * sizeof(float));
       std::memcpy(v + (t * n_ + hd) * dv, src + dn, static_cast<size_t>(dv) * sizeof(float));
     }
-  kernels::attention_forward(attention_shape(m, call.batch, call.seq, n_), q, k, v, call.at_saved(attn_),
-                             call.at_saved(lse_), call.at_scratch(attn_ws_), attn_ws_floats_);
+  attention_->forward(call, q, k, v, call.at_saved(attn_), call.at_saved(lse_));
   float* y = io_.partial_buffer(call, y_local);
   linear_forward(w.linear(proj_w_, kNoParam, n_ * dv, h), call.at_saved(attn_), y, T, call.linear);
   io_.reduce(call, y, y_local);
@@ -190,14 +187,13 @@ void MultiLatentAttention::backward(const BlockCall& call, const float* x_local,
   float* d_q = call.at_scratch(d_q_);
   float* d_k = call.at_scratch(d_k_);
   float* d_v = call.at_scratch(d_v_);
-  kernels::attention_backward(attention_shape(m, call.batch, call.seq, n_), call.at_saved(q_), call.at_saved(k_),
-                              call.at_saved(v_), call.at_saved(attn_), call.at_saved(lse_), d_attn, d_q, d_k, d_v,
-                              call.at_scratch(attn_ws_), attn_ws_floats_);
+  attention_->backward(call, call.at_saved(q_), call.at_saved(k_), call.at_saved(v_), call.at_saved(attn_),
+                       call.at_saved(lse_), d_attn, d_q, d_k, d_v);
   // Query path -> dx.
   const float* x = io_.gather(call, x_local);
   float* dx = io_.partial_buffer(call, dx_local);
   parallel::Communicator& tp = mp_.tp_group();
-  kernels::rope_backward(d_q + dn, table_q_, call.batch, call.seq, n_, n_ * DQ, rope_q_, call.seq);
+  kernels::rope_backward(d_q + dn, table_q_, call.batch, call.seq, n_, n_ * DQ, rope_q_, rope_seq_, positions_);
   float* ws = call.at_scratch(norm_ws_);
   if (qr == 0) {
     linear_backward(w.linear(q_w_, kNoParam, h, n_ * DQ), d_q, x, dx, T, call.linear);
@@ -234,7 +230,7 @@ void MultiLatentAttention::backward(const BlockCall& call, const float* x_local,
     tp.allreduce(d_kvc, T * (kr + dr));
     gather_columns(d_kvc, kr + dr, 0, kr, d_c, T);
   }
-  kernels::rope_backward(d_kvc + kr, table_k_, call.batch, call.seq, 1, kr + dr, rope_k_, call.seq);
+  kernels::rope_backward(d_kvc + kr, table_k_, call.batch, call.seq, 1, kr + dr, rope_k_, rope_seq_, positions_);
   if (c.qk_layernorm) {
     float* ctmp = call.at_scratch(c_tmp_);
     gather_columns(call.at_saved(kv_c_), kr + dr, 0, kr, ctmp, T);  // the latent before its norm

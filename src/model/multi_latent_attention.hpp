@@ -12,9 +12,11 @@
 // The LoRA norms exist with qk_layernorm (as in Megatron-Core's spec); without it they are identity.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "model/block.hpp"
+#include "model/context_parallel_attention.hpp"
 #include "model/tensor_parallel_io.hpp"
 
 namespace primus::model {
@@ -36,13 +38,15 @@ class MultiLatentAttention final : public AttentionBlock {
   kernels::RopeConfig rope_q_, rope_k_;
   const float* table_q_;
   const float* table_k_;
+  const std::int32_t* positions_;  // context parallelism: global positions of the local tokens
+  std::int64_t rope_seq_;
   ParamId q_w_, q_down_w_, q_norm_w_, q_norm_b_, q_up_w_, kv_down_w_, kv_norm_w_, kv_norm_b_, kv_up_w_, proj_w_;
   // saved
   std::int64_t q_c_, q_n_, q_mean_, q_rstd_, kv_c_, c_n_, c_mean_, c_rstd_, q_, k_, v_, attn_, lse_;
   // scratch
   BufferPlan scratch_;
-  std::int64_t kv_, d_attn_, d_q_, d_k_, d_v_, d_kv_, d_lora_, d_kv_c_, dx_tmp_, c_tmp_, norm_ws_, attn_ws_;
-  std::size_t attn_ws_floats_ = 0;
+  std::int64_t kv_, d_attn_, d_q_, d_k_, d_v_, d_kv_, d_lora_, d_kv_c_, dx_tmp_, c_tmp_, norm_ws_;
+  std::unique_ptr<ContextParallelAttention> attention_;
   TensorParallelIo io_;
 
   std::int64_t dq() const { return m_.q_head_dim(); }

@@ -12,6 +12,7 @@
 #include "kernels/elementwise.hpp"
 #include "model/moe/moe_layer.hpp"
 #include "model/norm.hpp"
+#include "parallel/context_parallel.hpp"
 
 namespace primus::model {
 
@@ -56,15 +57,28 @@ PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch
   if (range_.first_layer < 0 || range_.num_layers < 0 || range_.first_layer + range_.num_layers > c.num_layers)
     fail("internal: stage layers [{}, {}) outside the model's {}", range_.first_layer,
          range_.first_layer + range_.num_layers, c.num_layers);
-  if (c.seq_length % parallel_.sp() != 0)
-    fail("seq_length {} is not divisible by tensor_model_parallel_size {} (sequence_parallel)", c.seq_length,
-         parallel_.sp());
+  // Context parallelism: this rank holds 2 of the 2·cp chunks of each sequence.
+  const int cp = parallel_.cp_size();
+  if (c.seq_length % (2 * cp) != 0 && cp > 1)
+    fail("seq_length {} is not divisible by 2 × context_parallel_size = {}", c.seq_length, 2 * cp);
+  seq_ = c.seq_length / cp;
+  if (cp > 1) {
+    positions_ = parallel::context_parallel_positions(c.seq_length, cp, parallel_.cp_rank());
+    // MTP shifts tokens and labels along the sequence, across the chunks other ranks hold.
+    if (c.mtp_layers > 0)
+      fail("multi-token prediction (mtp_num_layers {}) with context_parallel_size {} is not supported by this engine",
+           c.mtp_layers, cp);
+  }
+  if (seq_ % parallel_.sp() != 0)
+    fail("seq_length / context_parallel_size = {} is not divisible by tensor_model_parallel_size {} (sequence_parallel)",
+         seq_, parallel_.sp());
   // The residual stream holds the rank's tokens (its sequence shard under sequence parallelism).
   const std::int64_t T = local_tokens(), h = c.hidden, nl = range_.num_layers;
 
   // Build the blocks: they declare their parameters and plan their buffers.
   BufferPlan post_scratch, mtp_saved, mtp_own;
-  BuildContext ctx{c, layout_, rope_tables_, linear_needs_, parallel_, batch_, c.seq_length};
+  BuildContext ctx{c, layout_, rope_tables_, linear_needs_, parallel_, batch_, seq_, cp > 1 ? positions_.data() : nullptr,
+                   c.seq_length};
   if (range_.pre_process) embedding_ = std::make_unique<Embedding>(ctx, post_scratch);
   for (std::int64_t i = 0; i < nl; ++i) {
     const std::int64_t l = range_.first_layer + i;
@@ -211,12 +225,12 @@ void PipelineStage::forward_layers(const MicroBatch& batch, bool keep_activation
   const StageWeights w = weights();
   float* x = arena_.get(residual_);
   params_needed(embedding_->weight(), embedding_->weight() + 1);
-  embedding_->forward(BlockCall{w, batch_, c.seq_length, nullptr, arena_.get(scratch_), linear_, state}, batch.tokens,
+  embedding_->forward(BlockCall{w, batch_, seq_, nullptr, arena_.get(scratch_), linear_, state}, batch.tokens,
                       x);
   for (size_t i = 0; i < layers_.size(); ++i) {
     params_needed(layer_params_[i].first, layer_params_[i].second);
     float* set = (keep_activations && saved_[i].count) ? arena_.get(saved_[i]) : arena_.get(shared_set_);
-    const BlockCall bc{w, batch_, c.seq_length, set, arena_.get(scratch_), linear_, state};
+    const BlockCall bc{w, batch_, seq_, set, arena_.get(scratch_), linear_, state};
     layers_[i]->forward(bc, x + static_cast<std::int64_t>(i) * T * h, x + static_cast<std::int64_t>(i + 1) * T * h,
                         arena_.get(tmp_));
   }
@@ -244,7 +258,7 @@ void PipelineStage::run_mtp(const MicroBatch& batch, const MicroBatchState& stat
   // The MTP layers come after every other forward: whatever parameter is still on its way is needed.
   params_needed(0, static_cast<ParamId>(layout_.params().size()));
   const StageWeights w = weights();
-  const BlockCall bc{w, batch_, config_.seq_length, nullptr, arena_.get(scratch_), linear_, state};
+  const BlockCall bc{w, batch_, seq_, nullptr, arena_.get(scratch_), linear_, state};
   std::vector<double>& sums = mtp_losses_;
   double loss[64], mask[64];
   if (mtp_->depth() > 64) fail("mtp_num_layers {} exceeds this engine's 64", mtp_->depth());
@@ -258,7 +272,7 @@ void PipelineStage::run_mtp(const MicroBatch& batch, const MicroBatchState& stat
 double PipelineStage::forward_loss(const MicroBatch& batch, float* logits, const MicroBatchState& state) {
   forward_layers(batch, /*keep_activations=*/false, state);
   const StageWeights w = weights();
-  const BlockCall bc{w, batch_, config_.seq_length, nullptr, arena_.get(scratch_), linear_, state};
+  const BlockCall bc{w, batch_, seq_, nullptr, arena_.get(scratch_), linear_, state};
   const double loss = output_->forward(bc, arena_.get(final_out_), batch.labels, batch.loss_mask, 0.0f, nullptr, logits);
   // Training-mode forwards (tests of the objective) include the MTP losses; evaluation does not.
   if (mtp_ && state.training) run_mtp(batch, state, nullptr);
@@ -271,7 +285,7 @@ double PipelineStage::forward_backward(const MicroBatch& batch, float loss_weigh
   forward_layers(batch, /*keep_activations=*/true, state);
   const StageWeights w = weights();
   float* dres = arena_.get(dres_);
-  const BlockCall post{w, batch_, c.seq_length, nullptr, arena_.get(scratch_), linear_, state};
+  const BlockCall post{w, batch_, seq_, nullptr, arena_.get(scratch_), linear_, state};
   const double loss_sum =
       output_->forward(post, arena_.get(final_out_), batch.labels, batch.loss_mask, loss_weight, dres, nullptr);
   if (mtp_) run_mtp(batch, state, dres);
@@ -290,10 +304,10 @@ double PipelineStage::forward_backward(const MicroBatch& batch, float loss_weigh
     if (!saved_[li].count) {
       // Recomputed layer: re-run its forward from the kept input.
       set = arena_.get(shared_set_);
-      const BlockCall bc{w, batch_, c.seq_length, set, arena_.get(scratch_), linear_, state};
+      const BlockCall bc{w, batch_, seq_, set, arena_.get(scratch_), linear_, state};
       layers_[li]->forward(bc, x_in, arena_.get(y_scratch_), arena_.get(tmp_));
     }
-    const BlockCall bc{w, batch_, c.seq_length, set, arena_.get(scratch_), linear_, state};
+    const BlockCall bc{w, batch_, seq_, set, arena_.get(scratch_), linear_, state};
     layers_[li]->backward(bc, x_in, dres, arena_.get(tmp_));
     grads_ready(layer_params_[li].first, layer_params_[li].second, state);
   }

@@ -30,7 +30,8 @@
 
 namespace primus::model {
 
-// One micro-batch, [batch, seq] each, row-major (b, s).
+// One micro-batch, [batch, seq] each, row-major (b, s); under context parallelism the rank's
+// chunks of each sequence (seq = seq_length / cp, parallel/context_parallel.hpp).
 struct MicroBatch {
   const std::int32_t* tokens = nullptr;
   const std::int32_t* labels = nullptr;
@@ -64,7 +65,9 @@ class PipelineStage {
   const ParameterLayout& layout() const { return layout_; }
   const StageRange& range() const { return range_; }
   std::int64_t micro_batch() const { return batch_; }
-  std::int64_t tokens_per_micro_batch() const { return batch_ * config_.seq_length; }
+  // This rank's part of each sequence: seq_length / context_parallel_size positions (its two chunks).
+  std::int64_t local_seq() const { return seq_; }
+  std::int64_t tokens_per_micro_batch() const { return batch_ * seq_; }
   // Tokens of the rank's sequence shard (= tokens_per_micro_batch() without sequence parallelism).
   std::int64_t local_tokens() const { return tokens_per_micro_batch() / parallel_.sp(); }
   const ModelParallel& parallel() const { return parallel_; }
@@ -148,6 +151,8 @@ class PipelineStage {
   StageRange range_;
   ModelParallel parallel_;
   std::int64_t batch_;
+  std::int64_t seq_;                     // sequence positions on this rank (context parallelism)
+  std::vector<std::int32_t> positions_;  // their global positions (rotary embeddings), with CP
   RecomputePlan recompute_;
   ParameterLayout layout_;
   RopeTableCache rope_tables_;

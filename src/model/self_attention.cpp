@@ -97,17 +97,15 @@ SelfAttention::SelfAttention(const BuildContext& ctx, const std::string& prefix,
   attn_ = saved.add(T * q_width());
   lse_ = saved.add(ctx.batch * heads_ * ctx.seq);
 
-  const auto shape = attention_shape(ctx.batch, ctx.seq, heads_, groups_, d);
-  shape.validate();
-  const int threads = num_threads();
-  attn_ws_floats_ = std::max(kernels::attention_forward_workspace(shape, threads),
-                             kernels::attention_backward_workspace(shape, threads));
   d_attn_ = scratch_.add(T * q_width());
   d_qkv_ = scratch_.add(T * qkv_width());
   qk_tmp_ = scratch_.add(qk * T * q_width());
   norm_ws_ = scratch_.add(norm_workspace(d));
-  attn_ws_ = scratch_.add(static_cast<std::int64_t>(attn_ws_floats_));
-  rope_table_ = ctx.rope_tables.get(c.rope, ctx.seq);
+  attention_ = std::make_unique<ContextParallelAttention>(attention_shape(ctx.batch, ctx.seq, heads_, groups_, d),
+                                                          ctx.parallel, scratch_);
+  positions_ = ctx.positions;
+  rope_seq_ = ctx.global_seq ? ctx.global_seq : ctx.seq;
+  rope_table_ = ctx.rope_tables.get(c.rope, rope_seq_);
 }
 
 void SelfAttention::forward(const BlockCall& call, const float* x_local, float* y_local) {
@@ -130,11 +128,9 @@ void SelfAttention::forward(const BlockCall& call, const float* x_local, float* 
                  tmp, call.at_saved(k_mean_), call.at_saved(k_rstd_), T * groups_, d);
     scatter_columns(tmp, gd, a_qkv, qkv, nd, T);
   }
-  kernels::rope_forward(a_qkv, rope_table_, call.batch, call.seq, heads_, qkv, c.rope, call.seq);
-  kernels::rope_forward(a_qkv + nd, rope_table_, call.batch, call.seq, groups_, qkv, c.rope, call.seq);
-  kernels::attention_forward(attention_shape(call.batch, call.seq, heads_, groups_, d), a_qkv, a_qkv + nd,
-                             a_qkv + nd + gd, call.at_saved(attn_), call.at_saved(lse_), call.at_scratch(attn_ws_),
-                             attn_ws_floats_);
+  kernels::rope_forward(a_qkv, rope_table_, call.batch, call.seq, heads_, qkv, c.rope, rope_seq_, positions_);
+  kernels::rope_forward(a_qkv + nd, rope_table_, call.batch, call.seq, groups_, qkv, c.rope, rope_seq_, positions_);
+  attention_->forward(call, a_qkv, a_qkv + nd, a_qkv + nd + gd, call.at_saved(attn_), call.at_saved(lse_));
   // Row-parallel output projection: the partial sums are reduced, then the bias added once.
   float* y = io_.partial_buffer(call, y_local);
   linear_forward(w.linear(proj_w_, kNoParam, nd, h), call.at_saved(attn_), y, T, call.linear);
@@ -153,11 +149,10 @@ void SelfAttention::backward(const BlockCall& call, const float* x_local, const 
   float* d_attn = call.at_scratch(d_attn_);
   linear_backward(w.linear(proj_w_, kNoParam, nd, h), dy, call.at_saved(attn_), d_attn, T, call.linear);
   float* dqkv = call.at_scratch(d_qkv_);  // [T, qkv]
-  kernels::attention_backward(attention_shape(call.batch, call.seq, heads_, groups_, d), a_qkv, a_qkv + nd,
-                              a_qkv + nd + gd, call.at_saved(attn_), call.at_saved(lse_), d_attn, dqkv, dqkv + nd,
-                              dqkv + nd + gd, call.at_scratch(attn_ws_), attn_ws_floats_);
-  kernels::rope_backward(dqkv, rope_table_, call.batch, call.seq, heads_, qkv, c.rope, call.seq);
-  kernels::rope_backward(dqkv + nd, rope_table_, call.batch, call.seq, groups_, qkv, c.rope, call.seq);
+  attention_->backward(call, a_qkv, a_qkv + nd, a_qkv + nd + gd, call.at_saved(attn_), call.at_saved(lse_), d_attn, dqkv,
+                       dqkv + nd, dqkv + nd + gd);
+  kernels::rope_backward(dqkv, rope_table_, call.batch, call.seq, heads_, qkv, c.rope, rope_seq_, positions_);
+  kernels::rope_backward(dqkv + nd, rope_table_, call.batch, call.seq, groups_, qkv, c.rope, rope_seq_, positions_);
   if (c.qk_layernorm) {
     float* tmp = call.at_scratch(qk_tmp_);
     float* ws = call.at_scratch(norm_ws_);

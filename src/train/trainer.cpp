@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/timer.hpp"
 #include "parallel/collective_error.hpp"
+#include "parallel/context_parallel.hpp"
 #include "parallel/distributed_optimizer.hpp"
 #include "parallel/mpi_runtime.hpp"
 #include "train/auxiliary_losses.hpp"
@@ -73,7 +74,8 @@ Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* 
     const auto memory_check =
         install_memory_check(config, ddp_config.use_distributed_optimizer ? static_cast<int>(dp_cp.size()) : 1);
     // Tensor (and sequence) parallelism: blocks hold their shards and communicate at their boundaries.
-    const model::ModelParallel model_parallel{&state_.tp(), a.sequence_parallel,
+    // Context parallelism: attention passes K/V around the cp group (model/context_parallel_attention.hpp).
+    const model::ModelParallel model_parallel{&state_.tp(), a.sequence_parallel, &state_.cp(),
                                               &state_.group(parallel::GroupKind::TensorAndContextParallel),
                                               &state_.group(parallel::GroupKind::TensorAndDataParallelWithCp)};
     model_ = std::make_unique<model::GPTModel>(mc, a.micro_batch_size, model::RecomputePlan::from_args(a), alignment,
@@ -125,10 +127,17 @@ Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* 
     if (const auto* valid = data_.dataset(Split::kValid))
       valid_loader_ = std::make_unique<MicroBatchLoader>(*valid, a.micro_batch_size, /*wrap=*/true, data_.vocab_size,
                                                          "validation");
-    const auto n = static_cast<size_t>(a.num_micro_batches * a.micro_batch_size * a.seq_length);
+    const std::int64_t cp = state_.cp().size();
+    const auto n = static_cast<size_t>(a.num_micro_batches * a.micro_batch_size * a.seq_length / cp);
     tokens_.resize(n);
     labels_.resize(n);
     loss_mask_.resize(n);
+    if (cp > 1) {
+      const auto whole = static_cast<size_t>(a.micro_batch_size * a.seq_length);
+      full_tokens_.resize(whole);
+      full_labels_.resize(whole);
+      full_mask_.resize(whole);
+    }
     LoggingRank rank{state_.rank(), state_.world_size(), state_.is_last_rank()};
     logging_ = std::make_unique<Logging>(Logging{TrainingLogging(config, *model_, data_.vocab_size, rank)});
   });
@@ -154,37 +163,63 @@ std::string Trainer::memory_plan() const {
       d.overlap_param_gather ? ", parameter all-gather overlapped with forward" : "");
 }
 
+double Trainer::load_micro_batch(MicroBatchLoader& loader, std::int64_t first_sample, std::int32_t* tokens,
+                                 std::int32_t* labels, float* mask) {
+  const std::int64_t mbs = args_.micro_batch_size, seq = args_.seq_length;
+  const int cp = state_.cp().size();
+  double mask_sum = 0.0;
+  if (cp == 1) {
+    loader.load(first_sample, tokens, labels, mask);
+    for (std::int64_t i = 0; i < mbs * seq; ++i) mask_sum += mask[i];
+    return mask_sum;
+  }
+  loader.load(first_sample, full_tokens_.data(), full_labels_.data(), full_mask_.data());
+  for (const float m : full_mask_) mask_sum += m;
+  const int r = state_.cp().rank();
+  parallel::context_parallel_slice(full_tokens_.data(), tokens, mbs, seq, 1, cp, r);
+  parallel::context_parallel_slice(full_labels_.data(), labels, mbs, seq, 1, cp, r);
+  parallel::context_parallel_slice(full_mask_.data(), mask, mbs, seq, 1, cp, r);
+  return mask_sum;
+}
+
 IterationResult Trainer::train_step() {
   const config::Args& a = args_;
   const double start = monotonic_seconds();
-  const std::int64_t mbs = a.micro_batch_size, seq = a.seq_length, per_micro = mbs * seq;
+  const int cp = state_.cp().size();
+  const std::int64_t mbs = a.micro_batch_size, seq = a.seq_length, per_micro = mbs * seq / cp;
   const std::int64_t micro_batches = a.num_micro_batches;  // this rank's share
   const int dp = state_.dp().size(), dp_rank = state_.dp().rank();
   // Megatron's objective: each micro-batch's masked token mean divided by the number of
   // micro-batches, gradients averaged over data-parallel ranks (the DDP's 1/dp); the logged lm loss
-  // is the token mean over the whole global batch.
+  // is the token mean over the whole global batch. Under context parallelism each rank holds part
+  // of every sequence: its loss sum is divided by the whole micro-batch's token count and
+  // multiplied by cp, since the DDP averages over data × context ranks (Megatron's loss × cp).
   model_->zero_grads();
   double totals[2] = {0.0, 0.0};  // Σ loss·mask, Σ mask over this rank's micro-batches
   for (std::int64_t m = 0; m < micro_batches; ++m) {
     std::int32_t* tokens = tokens_.data() + m * per_micro;
     std::int32_t* labels = labels_.data() + m * per_micro;
     float* mask = loss_mask_.data() + m * per_micro;
-    train_loader_->load(first_sample_of(consumed_samples_, m, mbs, dp, dp_rank), tokens, labels, mask);
-    double mask_sum = 0.0;
-    for (std::int64_t i = 0; i < per_micro; ++i) mask_sum += mask[i];
+    const double mask_sum =
+        load_micro_batch(*train_loader_, first_sample_of(consumed_samples_, m, mbs, dp, dp_rank), tokens, labels, mask);
+    double local_mask_sum = 0.0;
+    for (std::int64_t i = 0; i < per_micro; ++i) local_mask_sum += mask[i];
     const float weight =
-        mask_sum > 0 ? static_cast<float>(1.0 / (mask_sum * static_cast<double>(micro_batches))) : 0.0f;
+        mask_sum > 0 ? static_cast<float>(cp / (mask_sum * static_cast<double>(micro_batches))) : 0.0f;
     const bool last = m + 1 == micro_batches;
     if (last && ddp_->config().overlap_grad_reduce) {
       ddp_->start_last_micro_batch();
       model_->set_grad_ready_hook([this](std::int64_t b, std::int64_t e) { ddp_->grad_ready(b, e); });
     }
     // Megatron's MoEAuxLossAutoScaler / MTP scale: auxiliary-loss gradients seeded with 1/micro-batches.
+    // Under context parallelism also × cp, as the main loss: each CP rank's router sees part of the
+    // sequences and the DDP averages over the CP ranks. (Megatron's scale has no CP factor, so its
+    // auxiliary-loss gradients shrink by 1/cp under CP; here the objective does not depend on the layout.)
     model::MicroBatchState state;
-    state.aux_loss_scale = static_cast<float>(1.0 / static_cast<double>(micro_batches));
+    state.aux_loss_scale = static_cast<float>(cp / static_cast<double>(micro_batches));
     state.finalize_grads = last;  // replicated parameters' partial gradients summed over TP once
     totals[0] += model_->forward_backward(model::MicroBatch{tokens, labels, mask}, weight, state);
-    totals[1] += mask_sum;
+    totals[1] += local_mask_sum;  // summed over data × context ranks below
   }
   model_->set_grad_ready_hook({});
   ddp_->finish_grad_sync();
@@ -224,13 +259,13 @@ IterationResult Trainer::train_step() {
 std::optional<EvalResult> Trainer::evaluate() {
   const config::Args& a = args_;
   if (!valid_loader_ || a.eval_iters <= 0) return std::nullopt;
-  const std::int64_t mbs = a.micro_batch_size, per_micro = mbs * a.seq_length;
+  const std::int64_t mbs = a.micro_batch_size, per_micro = mbs * a.seq_length / state_.cp().size();
   const int dp = state_.dp().size(), dp_rank = state_.dp().rank();
   double totals[2] = {0.0, 0.0};
   for (std::int64_t it = 0; it < a.eval_iters; ++it) {
     for (std::int64_t m = 0; m < a.num_micro_batches; ++m) {
-      valid_loader_->load(first_sample_of(consumed_valid_samples_, m, mbs, dp, dp_rank), tokens_.data(),
-                          labels_.data(), loss_mask_.data());
+      load_micro_batch(*valid_loader_, first_sample_of(consumed_valid_samples_, m, mbs, dp, dp_rank), tokens_.data(),
+                       labels_.data(), loss_mask_.data());
       for (std::int64_t i = 0; i < per_micro; ++i) totals[1] += loss_mask_[static_cast<size_t>(i)];
       totals[0] += model_->forward_loss(model::MicroBatch{tokens_.data(), labels_.data(), loss_mask_.data()});
     }

@@ -55,6 +55,11 @@ class Trainer {
  private:
   struct Logging;
   std::string memory_plan() const;
+  // Loads one micro-batch of this data-parallel rank into tokens/labels/mask (its context-parallel
+  // chunks of each sequence, [micro_batch, seq / cp]); returns the loss-mask sum of the whole
+  // micro-batch (every CP rank loads all of it, as Megatron's get_batch does before slicing).
+  double load_micro_batch(MicroBatchLoader& loader, std::int64_t first_sample, std::int32_t* tokens,
+                          std::int32_t* labels, float* mask);
 
   const config::Args& args_;
   const config::ResolvedConfig& config_;
@@ -73,9 +78,12 @@ class Trainer {
   // Samples of the applied steps: the learning-rate schedule does not advance on a skipped one.
   std::int64_t scheduler_samples_ = 0;
   std::int64_t consumed_valid_samples_ = 0;
-  // This rank's share of one global batch, [num_micro_batches, micro_batch, seq], allocated once.
+  // This rank's share of one global batch, [num_micro_batches, micro_batch, seq / cp], allocated once.
   std::vector<std::int32_t> tokens_, labels_;
   std::vector<float> loss_mask_;
+  // One whole micro-batch before the context-parallel split (empty without CP).
+  std::vector<std::int32_t> full_tokens_, full_labels_;
+  std::vector<float> full_mask_;
   std::unique_ptr<Logging> logging_;
 };
 
