@@ -41,6 +41,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$threads" -ge 2 ] || { echo "parallel_bench: --threads must be at least 2" >&2; exit 2; }
+# tiny_llama-pretrain.yaml leaves the first 2 iterations (log_avg_skip_iterations) out of the median.
+[ "$iters" -ge 3 ] || { echo "parallel_bench: --iters must be at least 3 (the first 2 are not measured)" >&2; exit 2; }
+[ "$mem_iters" -ge 1 ] || { echo "parallel_bench: --memory-iters must be at least 1" >&2; exit 2; }
 [ $((gbs % (mbs * threads))) -eq 0 ] ||
   { echo "parallel_bench: --global-batch $gbs must divide by --micro-batch × --threads = $((mbs * threads))" >&2; exit 2; }
 [ $((seq % (2 * threads))) -eq 0 ] && [ $((mem_seq % (2 * threads))) -eq 0 ] ||
@@ -110,7 +113,7 @@ echo "|---|---:|---:|---:|---:|"
 row() {
   local name=$1 np=$2 label=$3 tps
   tps=$(tokens_per_second "$name" "$np")
-  echo "| $label | $tps | $(awk -v a="$tps" -v b="$base" 'BEGIN { printf "%.2f", a / b }') | $(rss_per_rank "$name") | $(arena "$name") |"
+  echo "| $label | $tps | $(awk -v a="$tps" -v b="$base" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }') | $(rss_per_rank "$name") | $(arena "$name") |"
 }
 row one 1 "1 process × $threads threads"
 row dp "$n" "$n processes × 1 thread, DP=$n"
@@ -120,7 +123,7 @@ row cp "$n" "$n × 1, CP=$n (p2p ring)"
 
 [ "$memory" = 1 ] || exit 0
 mem=(--train_iters "$mem_iters" --seq_length "$mem_seq" --max_position_embeddings "$mem_seq" --global_batch_size 1
-     --micro_batch_size 1 --log_interval "$mem_iters")
+     --micro_batch_size 1 --log_interval "$mem_iters" --lr_warmup_iters 0)
 run mem_cp1 1 "$threads" "${mem[@]}"
 run mem_cp "$n" 1 "${mem[@]}" --context_parallel_size "$n"
 echo
