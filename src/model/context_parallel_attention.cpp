@@ -139,32 +139,32 @@ void ContextParallelAttention::backward(const BlockCall& call, const float* q, c
   }
   const int r = mp_.cp_rank(), next = (r + 1) % cp, prev = (r + cp - 1) % cp;
   parallel::Communicator& group = mp_.cp_group();
-  const std::int64_t B = shape_.batch, S = shape_.seq, H = shape_.heads, G = shape_.groups, dk_ = shape_.head_dim,
+  const std::int64_t B = shape_.batch, S = shape_.seq, H = shape_.heads, G = shape_.groups, dqk = shape_.head_dim,
                      dv = shape_.v_dim(), W = kv_width_, n = B * S * W, ldq = shape_.q_stride(), ldo = H * dv,
                      ldk = shape_.k_stride(), ldv = shape_.v_stride();
   float* kv[2] = {call.at_scratch(kv_[0]), call.at_scratch(kv_[1])};
 #pragma omp parallel for schedule(static)
   for (std::int64_t t = 0; t < B * S; ++t) {
-    std::copy_n(k + t * ldk, G * dk_, kv[0] + t * W);
-    std::copy_n(v + t * ldv, G * dv, kv[0] + t * W + G * dk_);
+    std::copy_n(k + t * ldk, G * dqk, kv[0] + t * W);
+    std::copy_n(v + t * ldv, G * dv, kv[0] + t * W + G * dqk);
   }
   parallel::Request send = group.isend(kv[0], n, next, kTagKv), recv = group.irecv(kv[1], n, prev, kTagKv);
   float* acc = call.at_scratch(dkv_[0]);  // dK/dV of the block this rank holds, summed so far
   float* in = call.at_scratch(dkv_[1]);
   kernels::AttentionShape own = shape_;
   own.ld_kv = own.ld_v = W;
-  kernels::attention_backward(own, q, kv[0], kv[0] + G * dk_, out, lse, dout, dq, acc, acc + G * dk_, ws, ws_floats_);
+  kernels::attention_backward(own, q, kv[0], kv[0] + G * dqk, out, lse, dout, dq, acc, acc + G * dqk, ws, ws_floats_);
 
   float* dq_part = call.at_scratch(dq_part_);
   float* dkv_part = call.at_scratch(dkv_part_);
   const kernels::AttentionShape cs = chunk_shape();
   auto partial = [&](const float* block, int qc, int kc) {
     const std::int64_t q0 = chunk_rows(qc), k0 = chunk_rows(kc);
-    kernels::attention_backward(cs, q + q0 * ldq, block + k0 * W, block + k0 * W + G * dk_, out + q0 * ldo, lse + q0,
-                                dout + q0 * ldo, dq_part + q0 * ldq, dkv_part + k0 * W, dkv_part + k0 * W + G * dk_, ws,
+    kernels::attention_backward(cs, q + q0 * ldq, block + k0 * W, block + k0 * W + G * dqk, out + q0 * ldo, lse + q0,
+                                dout + q0 * ldo, dq_part + q0 * ldq, dkv_part + k0 * W, dkv_part + k0 * W + G * dqk, ws,
                                 ws_floats_);
     for (std::int64_t b = 0; b < B; ++b) {
-      add_rows(dq + (b * S + q0) * ldq, ldq, dq_part + (b * S + q0) * ldq, ldq, chunk_, H * dk_);
+      add_rows(dq + (b * S + q0) * ldq, ldq, dq_part + (b * S + q0) * ldq, ldq, chunk_, H * dqk);
       add_rows(acc + (b * S + k0) * W, W, dkv_part + (b * S + k0) * W, W, chunk_, W);
     }
   };
@@ -196,8 +196,8 @@ void ContextParallelAttention::backward(const BlockCall& call, const float* q, c
   group.wait(drecv);
 #pragma omp parallel for schedule(static)
   for (std::int64_t t = 0; t < B * S; ++t) {
-    std::copy_n(in + t * W, G * dk_, dk + t * ldk);
-    std::copy_n(in + t * W + G * dk_, G * dv, dv_out + t * ldv);
+    std::copy_n(in + t * W, G * dqk, dk + t * ldk);
+    std::copy_n(in + t * W + G * dqk, G * dv, dv_out + t * ldv);
   }
 }
 

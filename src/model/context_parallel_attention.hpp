@@ -39,10 +39,10 @@ class ContextParallelAttention {
                 const float* lse, const float* dout, float* dq, float* dk, float* dv) const;
 
  private:
-  // The kernel's shape for query chunk qc × key/value chunk kc (non-causal, views inside the
+  // The kernel's shape for one query chunk × one key/value chunk (non-causal, views inside the
   // rank's two chunks), with K/V in the ring's packed layout.
   kernels::AttentionShape chunk_shape() const;
-  // Pointers of the chunk views.
+  // First sequence index of chunk 0 (the early one) or 1 (the late one) on this rank.
   std::int64_t chunk_rows(int chunk) const { return chunk * chunk_; }
 
   kernels::AttentionShape shape_;

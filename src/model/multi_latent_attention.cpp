@@ -4,8 +4,6 @@
 #include <cstring>
 
 #include "core/error.hpp"
-#include "core/threads.hpp"
-#include "kernels/attention.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/rope.hpp"
 #include "model/columns.hpp"
