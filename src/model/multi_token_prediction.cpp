@@ -34,6 +34,8 @@ MultiTokenPrediction::MultiTokenPrediction(const BuildContext& ctx, BufferPlan& 
   const std::int64_t T = ctx.local_tokens(), T_all = ctx.tokens(), h = c.hidden;
   const bool partial = ctx.parallel.sequence_parallel && ctx.parallel.tp_size() > 1;
   sp_ = ctx.parallel.sp();
+  positions_ = ctx.positions;
+  global_seq_ = ctx.global_seq ? ctx.global_seq : ctx.seq;
   ParameterLayout& L = ctx.layout;
   for (std::int64_t j = 0; j < c.mtp_layers; ++j) {
     const std::string p = fmt::format("mtp.layers.{}.", j);
@@ -87,20 +89,24 @@ std::int64_t MultiTokenPrediction::scratch_floats() const { return layer_scratch
 
 TransformerLayer& MultiTokenPrediction::layer(std::int64_t k) const { return *layers_[static_cast<size_t>(k)]->layer; }
 
-void MultiTokenPrediction::roll(const BlockCall& call, const Buffers& buf, std::int64_t k, const std::int32_t* tokens,
-                                const std::int32_t* labels, const float* mask) const {
+double MultiTokenPrediction::roll(const BlockCall& call, const Buffers& buf, std::int64_t k,
+                                  const std::int32_t* tokens, const std::int32_t* labels, const float* mask) const {
   std::int32_t* ids = ints(buf.own + ids_);
   std::int32_t* lab = ints(buf.own + labels_);
   float* m = buf.own + mask_;
-  const std::int64_t S = call.seq;
+  const std::int64_t S = call.seq, G = global_seq_;
   for (std::int64_t b = 0; b < call.batch; ++b)
     for (std::int64_t s = 0; s < S; ++s) {
-      const std::int64_t dst = b * S + s, src = dst + k;
-      const bool in = s + k < S;
+      const std::int64_t p = positions_ ? positions_[s] : s, dst = b * S + s, src = b * G + p + k;
+      const bool in = p + k < G;
       ids[dst] = in ? tokens[src] : 0;
       lab[dst] = in ? labels[src] : 0;
       m[dst] = in ? mask[src] : 0.0f;
     }
+  double whole = 0.0;
+  for (std::int64_t b = 0; b < call.batch; ++b)
+    for (std::int64_t p = k; p < G; ++p) whole += mask[b * G + p];
+  return whole;
 }
 
 void MultiTokenPrediction::run(const BlockCall& call, const Buffers& buf, const Embedding& embedding,
@@ -109,7 +115,7 @@ void MultiTokenPrediction::run(const BlockCall& call, const Buffers& buf, const 
                                const std::function<void(ParamId, ParamId)>& grads_ready) {
   const ModelConfig& c = c_;
   const StageWeights& w = call.w;
-  const std::int64_t T = call.tokens() / sp_, T_all = call.tokens(), h = c.hidden, D = depth();
+  const std::int64_t T = call.tokens() / sp_, h = c.hidden, D = depth();
   auto at = [&](std::int64_t off) { return buf.set + off; };
   auto layer_call = [&](const Depth& d) {
     return BlockCall{w, call.batch, call.seq, buf.set + d.layer_set, call.scratch, call.linear, call.state};
@@ -144,10 +150,8 @@ void MultiTokenPrediction::run(const BlockCall& call, const Buffers& buf, const 
   if (backward) std::fill(dh, dh + T * h, 0.0f);
   for (std::int64_t k = D - 1; k >= 0; --k) {
     const Depth& d = *layers_[static_cast<size_t>(k)];
-    roll(call, buf, k + 1, tokens, labels, mask);
+    const double n = roll(call, buf, k + 1, tokens, labels, mask);
     const float* m = buf.own + mask_;
-    double n = 0.0;
-    for (std::int64_t t = 0; t < T_all; ++t) n += m[t];
     mask_sums[k] = n;
     const float weight = backward ? static_cast<float>(c.mtp_loss_scaling_factor / static_cast<double>(D) /
                                                        std::max(1.0, n) * call.state.aux_loss_scale)

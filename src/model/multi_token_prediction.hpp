@@ -8,6 +8,10 @@
 //                                                                        shared with the main model)
 // Its objective adds (mtp_loss_scaling_factor / D) · loss_k / max(1, Σ mask_k) per micro-batch
 // (times the micro-batch scale, as Megatron's MTPLossAutoScaler); the log shows loss_k / Σ mask_k.
+// Under context parallelism a rank holds two chunks of each sequence: the token k places after its
+// last position may be on another rank, so ids, labels and mask are rolled from the whole
+// sequences at the rank's positions (Megatron exchanges the boundary elements between CP ranks)
+// and Σ mask_k counts the whole micro-batch.
 #pragma once
 
 #include <functional>
@@ -40,7 +44,9 @@ class MultiTokenPrediction {
     float* own;
   };
   // Forward of every depth from h0 [T, h] (kept by the caller until backward), then each depth's
-  // loss Σ_t CE·mask_k and Σ mask_k (loss_sums, mask_sums: [D]). With dh0 (training), the
+  // loss Σ_t CE·mask_k and Σ mask_k (loss_sums, mask_sums: [D]; Σ mask_k over the whole
+  // micro-batch). tokens, labels and mask are the whole sequences [batch, seq_length] (with
+  // context parallelism; otherwise the rank's, which are the same). With dh0 (training), the
   // objective's gradient flows back into the weights (the shared embedding and output layer
   // included) and d h0 is ACCUMULATED into dh0; grads_ready(first, last) after each depth.
   void run(const BlockCall& call, const Buffers& buf, const Embedding& embedding, const OutputLayer& output,
@@ -49,15 +55,18 @@ class MultiTokenPrediction {
 
  private:
   struct Depth;
-  // ids, labels and mask rolled left k places per sequence into the private scratch.
-  void roll(const BlockCall& call, const Buffers& buf, std::int64_t k, const std::int32_t* tokens,
-            const std::int32_t* labels, const float* mask) const;
+  // ids, labels and mask rolled left k places per sequence into the private scratch, at this
+  // rank's positions; returns Σ of the whole micro-batch's rolled mask.
+  double roll(const BlockCall& call, const Buffers& buf, std::int64_t k, const std::int32_t* tokens,
+              const std::int32_t* labels, const float* mask) const;
 
   const ModelConfig& c_;
   std::vector<std::unique_ptr<Depth>> layers_;
   std::vector<std::pair<ParamId, ParamId>> params_;
   std::int64_t layer_scratch_ = 0;
   std::int64_t sp_ = 1;
+  const std::int32_t* positions_ = nullptr;  // context parallelism: global positions of the local tokens
+  std::int64_t global_seq_ = 0;              // tokens per whole sequence
   // scratch
   std::int64_t ids_, labels_, mask_, tmp_, dcat_, dx_, dh_, norm_ws_;
 };

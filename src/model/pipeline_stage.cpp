@@ -64,10 +64,6 @@ PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch
   seq_ = c.seq_length / cp;
   if (cp > 1) {
     positions_ = parallel::context_parallel_positions(c.seq_length, cp, parallel_.cp_rank());
-    // MTP shifts tokens and labels along the sequence, across the chunks other ranks hold.
-    if (c.mtp_layers > 0)
-      fail("multi-token prediction (mtp_num_layers {}) with context_parallel_size {} is not supported by this engine",
-           c.mtp_layers, cp);
   }
   if (seq_ % parallel_.sp() != 0)
     fail("seq_length / context_parallel_size = {} is not divisible by tensor_model_parallel_size {} (sequence_parallel)",
@@ -262,11 +258,18 @@ void PipelineStage::run_mtp(const MicroBatch& batch, const MicroBatchState& stat
   std::vector<double>& sums = mtp_losses_;
   double loss[64], mask[64];
   if (mtp_->depth() > 64) fail("mtp_num_layers {} exceeds this engine's 64", mtp_->depth());
+  const int cp = parallel_.cp_size();
+  if (cp > 1 && !(batch.sequence_tokens && batch.sequence_labels && batch.sequence_loss_mask))
+    fail("internal: multi-token prediction under context parallelism needs the whole sequences");
   mtp_->run(bc, MultiTokenPrediction::Buffers{arena_.get(mtp_set_), arena_.get(mtp_own_)}, *embedding_, *output_,
-            batch.tokens, batch.labels, batch.loss_mask, arena_.get(final_out_), dh0, loss, mask,
+            cp > 1 ? batch.sequence_tokens : batch.tokens, cp > 1 ? batch.sequence_labels : batch.labels,
+            cp > 1 ? batch.sequence_loss_mask : batch.loss_mask, arena_.get(final_out_), dh0, loss, mask,
             [this, &state](ParamId first, ParamId last) { grads_ready(first, last, state); });
+  // Each CP rank logs its part of loss_k over the whole micro-batch's Σ mask_k, × cp: the logged
+  // value is averaged over data × context ranks.
   if (state.training)
-    for (std::int64_t k = 0; k < mtp_->depth(); ++k) sums[static_cast<size_t>(k)] += loss[k] / std::max(1.0, mask[k]);
+    for (std::int64_t k = 0; k < mtp_->depth(); ++k)
+      sums[static_cast<size_t>(k)] += loss[k] / std::max(1.0, mask[k]) * cp;
 }
 
 double PipelineStage::forward_loss(const MicroBatch& batch, float* logits, const MicroBatchState& state) {

@@ -36,6 +36,11 @@ struct MicroBatch {
   const std::int32_t* tokens = nullptr;
   const std::int32_t* labels = nullptr;
   const float* loss_mask = nullptr;
+  // Context parallelism with multi-token prediction: the whole sequences [batch, seq_length]
+  // (MTP shifts tokens across the chunks other ranks hold).
+  const std::int32_t* sequence_tokens = nullptr;
+  const std::int32_t* sequence_labels = nullptr;
+  const float* sequence_loss_mask = nullptr;
 };
 
 // Which layers re-run their forward during backward instead of keeping activations

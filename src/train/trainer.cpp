@@ -218,7 +218,13 @@ IterationResult Trainer::train_step() {
     model::MicroBatchState state;
     state.aux_loss_scale = static_cast<float>(cp / static_cast<double>(micro_batches));
     state.finalize_grads = last;  // replicated parameters' partial gradients summed over TP once
-    totals[0] += model_->forward_backward(model::MicroBatch{tokens, labels, mask}, weight, state);
+    model::MicroBatch batch{tokens, labels, mask};
+    if (cp > 1) {  // multi-token prediction reads the whole sequences
+      batch.sequence_tokens = full_tokens_.data();
+      batch.sequence_labels = full_labels_.data();
+      batch.sequence_loss_mask = full_mask_.data();
+    }
+    totals[0] += model_->forward_backward(batch, weight, state);
     totals[1] += local_mask_sum;  // summed over data × context ranks below
   }
   model_->set_grad_ready_hook({});

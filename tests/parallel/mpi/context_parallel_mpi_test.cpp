@@ -3,7 +3,7 @@
 //    give exactly the tiled kernel's result on the whole sequence at its positions (out, lse, dq,
 //    dk, dv), for chunks shorter and longer than the kernel's 64-token tile, GQA and a v head dim
 //    that differs from the q/k one (MLA).
-//  * Training: CP 2 (dense GQA, MLA, MoE), CP 4, CP 2 × TP 2 with sequence parallelism and CP 2 ×
+//  * Training: CP 2 (dense GQA, MLA, MLA with multi-token prediction, MoE), CP 4, CP 2 × TP 2 with sequence parallelism and CP 2 ×
 //    DP 2 with the distributed optimizer equal the one-process run of the same global batch: the
 //    initial parameters bit for bit, 10 iterations' losses and gradient norms within 1e-5
 //    relative (fp32), and the validation loss.
@@ -147,6 +147,7 @@ const std::vector<Variant>& variants() {
       {"cp2_dense", "dense.yaml", 2, 1, {}},
       {"cp2_mla", "mla.yaml", 2, 1, {}},
       {"cp2_moe", "moe.yaml", 2, 1, {}},
+      {"cp2_mla_mtp", "mla.yaml", 2, 1, {"--mtp-num-layers", "2"}},
       {"cp2_dense_recompute_bias_qknorm", "dense.yaml", 2, 1,
        {"--recompute-granularity", "full", "--recompute-method", "uniform", "--add-bias-linear", "--qk-layernorm"}},
       {"cp4_dense", "dense.yaml", 4, 1, {}},
