@@ -3,7 +3,7 @@
 //    give exactly the tiled kernel's result on the whole sequence at its positions (out, lse, dq,
 //    dk, dv), for chunks shorter and longer than the kernel's 64-token tile, GQA and a v head dim
 //    that differs from the q/k one (MLA).
-//  * Training: CP 2 (dense GQA, MLA, MLA with multi-token prediction, MoE), CP 4, CP 2 × TP 2 with sequence parallelism and CP 2 ×
+//  * Training: CP 2 (dense GQA, MLA with multi-token prediction, MoE), CP 4, CP 2 × TP 2 with sequence parallelism and CP 2 ×
 //    DP 2 with the distributed optimizer equal the one-process run of the same global batch: the
 //    initial parameters bit for bit, 10 iterations' losses and gradient norms within 1e-5
 //    relative (fp32), and the validation loss.
@@ -145,7 +145,6 @@ std::ostream& operator<<(std::ostream& os, const Variant& v) { return os << v.na
 const std::vector<Variant>& variants() {
   static const std::vector<Variant> v = {
       {"cp2_dense", "dense.yaml", 2, 1, {}},
-      {"cp2_mla", "mla.yaml", 2, 1, {}},
       {"cp2_moe", "moe.yaml", 2, 1, {}},
       {"cp2_mla_mtp", "mla.yaml", 2, 1, {"--mtp-num-layers", "2"}},
       {"cp2_dense_recompute_bias_qknorm", "dense.yaml", 2, 1,
