@@ -106,7 +106,6 @@ ModelConfig ModelConfig::from_args(const config::Args& a, std::int64_t vocab_siz
     fail("expert_tensor_parallel_size {} is not supported by this engine: with tensor parallelism its experts are "
          "whole on every rank; set expert_tensor_parallel_size: 1",
          a.expert_tensor_parallel_size.value_or(a.tensor_model_parallel_size));
-  if (a.pipeline_model_parallel_size > 1) unsupported("pipeline parallelism (pipeline_model_parallel_size > 1)");
   // Context parallelism: every cp_comm_type computes the same attention; this engine always passes
   // K/V around a ring of the CP group (p2p; model/context_parallel_attention.hpp).
   if (a.expert_model_parallel_size > 1) unsupported("expert parallelism (expert_model_parallel_size > 1)");

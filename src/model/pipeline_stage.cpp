@@ -48,15 +48,29 @@ std::uint64_t stream_of(const std::string& name) {
 }  // namespace
 
 PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch, const RecomputePlan& recompute,
-                             const StageRange& range, std::int64_t region_alignment, const ModelParallel& parallel)
-    : config_(config), range_(range), parallel_(parallel), batch_(micro_batch), recompute_(recompute) {
+                             std::vector<StageRange> chunks, std::int64_t activation_slots,
+                             std::int64_t region_alignment, const ModelParallel& parallel,
+                             parallel::Communicator* embedding_group)
+    : config_(config),
+      slots_(activation_slots),
+      parallel_(parallel),
+      embedding_group_(embedding_group),
+      batch_(micro_batch),
+      recompute_(recompute) {
   const ModelConfig& c = config_;
   if (micro_batch <= 0) fail("micro_batch_size must be positive");
   if (!recompute_.layers.empty() && static_cast<std::int64_t>(recompute_.layers.size()) != c.num_layers)
     fail("internal: recompute plan for {} layers, model has {}", recompute_.layers.size(), c.num_layers);
-  if (range_.first_layer < 0 || range_.num_layers < 0 || range_.first_layer + range_.num_layers > c.num_layers)
-    fail("internal: stage layers [{}, {}) outside the model's {}", range_.first_layer,
-         range_.first_layer + range_.num_layers, c.num_layers);
+  if (chunks.empty() || activation_slots <= 0) fail("internal: a stage of {} chunks with {} activation slots", chunks.size(), activation_slots);
+  for (size_t k = 0; k < chunks.size(); ++k) {
+    const StageRange& r = chunks[k];
+    if (r.first_layer < 0 || r.num_layers < 0 || r.first_layer + r.num_layers > c.num_layers)
+      fail("internal: stage layers [{}, {}) outside the model's {}", r.first_layer, r.first_layer + r.num_layers,
+           c.num_layers);
+    if ((r.pre_process && k != 0) || (r.post_process && k + 1 != chunks.size()))
+      fail("internal: the embedding must be in a stage's first chunk and the loss in its last");
+    chunks_.push_back(Chunk{r, 0, {}, {}, {}});
+  }
   // Context parallelism: this rank holds 2 of the 2·cp chunks of each sequence.
   const int cp = parallel_.cp_size();
   if (c.seq_length % (2 * cp) != 0 && cp > 1)
@@ -69,24 +83,29 @@ PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch
     fail("seq_length / context_parallel_size = {} is not divisible by tensor_model_parallel_size {} (sequence_parallel)",
          seq_, parallel_.sp());
   // The residual stream holds the rank's tokens (its sequence shard under sequence parallelism).
-  const std::int64_t T = local_tokens(), h = c.hidden, nl = range_.num_layers;
+  const std::int64_t T = local_tokens(), h = c.hidden;
 
-  // Build the blocks: they declare their parameters and plan their buffers.
+  // Build the blocks: they declare their parameters and plan their buffers. The last stage of a
+  // pipeline keeps a copy of the word embeddings when the output layer or the MTP layers use them.
   BufferPlan post_scratch, mtp_saved, mtp_own;
   BuildContext ctx{c, layout_, rope_tables_, linear_needs_, parallel_, batch_, seq_, cp > 1 ? positions_.data() : nullptr,
                    c.seq_length};
-  if (range_.pre_process) embedding_ = std::make_unique<Embedding>(ctx, post_scratch);
-  for (std::int64_t i = 0; i < nl; ++i) {
-    const std::int64_t l = range_.first_layer + i;
-    const auto first = static_cast<ParamId>(layout_.params().size());
-    layers_.push_back(std::make_unique<TransformerLayer>(ctx, fmt::format("decoder.layers.{}.", l), c.layer_spec(l)));
-    layer_params_.emplace_back(first, static_cast<ParamId>(layout_.params().size()));
-    if (auto* moe = dynamic_cast<MoeLayer*>(&layers_.back()->mlp())) {
-      routers_.push_back(&moe->router());
-      moe_layers_.emplace_back(fmt::format("decoder.layers.{}", l), moe);
+  if (pre_process() || (post_process() && (c.tied_embeddings || c.mtp_layers > 0)))
+    embedding_ = std::make_unique<Embedding>(ctx, post_scratch);
+  for (Chunk& chunk : chunks_) {
+    chunk.first = layers_.size();
+    for (std::int64_t i = 0; i < chunk.range.num_layers; ++i) {
+      const std::int64_t l = chunk.range.first_layer + i;
+      const auto first = static_cast<ParamId>(layout_.params().size());
+      layers_.push_back(std::make_unique<TransformerLayer>(ctx, fmt::format("decoder.layers.{}.", l), c.layer_spec(l)));
+      layer_params_.emplace_back(first, static_cast<ParamId>(layout_.params().size()));
+      if (auto* moe = dynamic_cast<MoeLayer*>(&layers_.back()->mlp())) {
+        routers_.push_back(&moe->router());
+        moe_layers_.emplace_back(fmt::format("decoder.layers.{}", l), moe);
+      }
     }
   }
-  if (range_.post_process) {
+  if (post_process()) {
     const bool ln = c.norm == Norm::LayerNorm;
     const bool partial = parallel_.sequence_parallel && parallel_.tp_size() > 1;
     final_norm_w_ = layout_.add({.name = "decoder.final_layernorm.weight", .global_rows = h, .decay = false,
@@ -94,12 +113,8 @@ PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch
     if (ln)
       final_norm_b_ = layout_.add({.name = "decoder.final_layernorm.bias", .global_rows = h, .decay = false,
                                    .sum_grad_over_tp = partial});
-    // Tied output weights need the embedding on the same stage (pipeline parallelism will keep a copy).
-    if (c.tied_embeddings && !embedding_) fail("internal: tied output layer without the embedding on this stage");
     output_ = std::make_unique<OutputLayer>(ctx, c.tied_embeddings ? embedding_->weight() : kNoParam, post_scratch);
     if (c.mtp_layers > 0) {
-      // MTP layers use the embedding (shared); pipeline parallelism will keep a copy on the last stage.
-      if (!embedding_) fail("internal: multi-token prediction without the embedding on this stage");
       mtp_ = std::make_unique<MultiTokenPrediction>(ctx, mtp_saved, mtp_own);
       mtp_losses_.assign(static_cast<size_t>(c.mtp_layers), 0.0);
       for (std::int64_t k = 0; k < mtp_->depth(); ++k)  // MoE MTP layers balance their load too
@@ -121,11 +136,9 @@ PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch
   cast_b_ = arena_.reserve<bf16>(cast);
   bias_ws_ = arena_.reserve<float>(kernels::bias_backward_workspace(std::max(linear_needs_.width, h)));
   norm_ws_ = arena_.reserve<float>(static_cast<size_t>(norm_workspace(h)));
-  residual_ = arena_.reserve<float>(static_cast<size_t>((nl + 1) * T * h));
-  final_out_ = arena_.reserve<float>(static_cast<size_t>(range_.post_process ? T * h : 0));
-  final_mean_ = arena_.reserve<float>(static_cast<size_t>(range_.post_process ? T : 0));
-  final_rstd_ = arena_.reserve<float>(static_cast<size_t>(range_.post_process ? T : 0));
-  dres_ = arena_.reserve<float>(static_cast<size_t>(T * h));
+  final_out_ = arena_.reserve<float>(static_cast<size_t>(post_process() ? T * h : 0));
+  final_mean_ = arena_.reserve<float>(static_cast<size_t>(post_process() ? T : 0));
+  final_rstd_ = arena_.reserve<float>(static_cast<size_t>(post_process() ? T : 0));
   tmp_ = arena_.reserve<float>(static_cast<size_t>(T * h));
   y_scratch_ = arena_.reserve<float>(static_cast<size_t>(T * h));
   std::int64_t scratch = std::max(post_scratch.total(), mtp_ ? mtp_->scratch_floats() : 0), largest_set = 0;
@@ -134,10 +147,20 @@ PipelineStage::PipelineStage(const ModelConfig& config, std::int64_t micro_batch
     largest_set = std::max(largest_set, layer->saved_floats());
   }
   scratch_ = arena_.reserve<float>(static_cast<size_t>(scratch));
-  for (std::int64_t i = 0; i < nl; ++i) {
-    const bool recomputed =
-        !recompute_.layers.empty() && recompute_.layers[static_cast<size_t>(range_.first_layer + i)];
-    saved_.push_back(arena_.reserve<float>(static_cast<size_t>(recomputed ? 0 : layers_[static_cast<size_t>(i)]->saved_floats())));
+  for (Chunk& chunk : chunks_) {
+    const std::int64_t nl = chunk.range.num_layers;
+    chunk.saved.resize(static_cast<size_t>(slots_));
+    for (std::int64_t s = 0; s < slots_; ++s) {
+      chunk.residual.push_back(arena_.reserve<float>(static_cast<size_t>((nl + 1) * T * h)));
+      chunk.grad.push_back(arena_.reserve<float>(static_cast<size_t>(T * h)));
+      for (std::int64_t i = 0; i < nl; ++i) {
+        const bool recomputed =
+            !recompute_.layers.empty() && recompute_.layers[static_cast<size_t>(chunk.range.first_layer + i)];
+        const auto& layer = layers_[chunk.first + static_cast<size_t>(i)];
+        chunk.saved[static_cast<size_t>(s)].push_back(
+            arena_.reserve<float>(static_cast<size_t>(recomputed ? 0 : layer->saved_floats())));
+      }
+    }
   }
   shared_set_ = arena_.reserve<float>(static_cast<size_t>(largest_set));
   mtp_set_ = arena_.reserve<float>(static_cast<size_t>(mtp_saved.total()));
@@ -215,26 +238,53 @@ void PipelineStage::params_needed(ParamId first, ParamId last) {
   if (params_needed_hook_) for_each_region_range(layout_, first, last, params_needed_hook_);
 }
 
-void PipelineStage::forward_layers(const MicroBatch& batch, bool keep_activations, const MicroBatchState& state) {
+void PipelineStage::forward_layers(Chunk& chunk, std::int64_t slot, const MicroBatch& batch, bool keep_activations,
+                                   const MicroBatchState& state) {
   const ModelConfig& c = config_;
   const std::int64_t T = local_tokens(), h = c.hidden;
   const StageWeights w = weights();
-  float* x = arena_.get(residual_);
-  params_needed(embedding_->weight(), embedding_->weight() + 1);
-  embedding_->forward(BlockCall{w, batch_, seq_, nullptr, arena_.get(scratch_), linear_, state}, batch.tokens,
-                      x);
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    params_needed(layer_params_[i].first, layer_params_[i].second);
-    float* set = (keep_activations && saved_[i].count) ? arena_.get(saved_[i]) : arena_.get(shared_set_);
-    const BlockCall bc{w, batch_, seq_, set, arena_.get(scratch_), linear_, state};
-    layers_[i]->forward(bc, x + static_cast<std::int64_t>(i) * T * h, x + static_cast<std::int64_t>(i + 1) * T * h,
-                        arena_.get(tmp_));
+  const auto s = static_cast<size_t>(slot);
+  float* x = arena_.get(chunk.residual[s]);
+  if (chunk.range.pre_process) {
+    params_needed(embedding_->weight(), embedding_->weight() + 1);
+    embedding_->forward(BlockCall{w, batch_, seq_, nullptr, arena_.get(scratch_), linear_, state},
+                        batch.tokens, x);
   }
-  const auto nl = static_cast<std::int64_t>(layers_.size());
+  for (std::int64_t i = 0; i < chunk.range.num_layers; ++i) {
+    const size_t li = chunk.first + static_cast<size_t>(i);
+    params_needed(layer_params_[li].first, layer_params_[li].second);
+    const Arena::Slot<float>& own = chunk.saved[s][static_cast<size_t>(i)];
+    float* set = (keep_activations && own.count) ? arena_.get(own) : arena_.get(shared_set_);
+    const BlockCall bc{w, batch_, seq_, set, arena_.get(scratch_), linear_, state};
+    layers_[li]->forward(bc, x + i * T * h, x + (i + 1) * T * h, arena_.get(tmp_));
+  }
+}
+
+double PipelineStage::head(Chunk& chunk, std::int64_t slot, const MicroBatch& batch, float loss_weight, float* dres,
+                           float* logits, const MicroBatchState& state) {
+  const ModelConfig& c = config_;
+  const std::int64_t T = local_tokens(), h = c.hidden;
+  const StageWeights w = weights();
+  const float* x = arena_.get(chunk.residual[static_cast<size_t>(slot)]) + chunk.range.num_layers * T * h;
   params_needed(final_norm_w_, (final_norm_b_ == kNoParam ? final_norm_w_ : final_norm_b_) + 1);
-  if (!c.tied_embeddings) params_needed(output_->weight(), output_->weight() + 1);
-  norm_forward(c.norm, c.norm_eps, NormParams{w.p(final_norm_w_), w.p(final_norm_b_), nullptr, nullptr},
-               x + nl * T * h, arena_.get(final_out_), arena_.get(final_mean_), arena_.get(final_rstd_), T, h);
+  params_needed(output_->weight(), output_->weight() + 1);  // the embedding when tied
+  norm_forward(c.norm, c.norm_eps, NormParams{w.p(final_norm_w_), w.p(final_norm_b_), nullptr, nullptr}, x,
+               arena_.get(final_out_), arena_.get(final_mean_), arena_.get(final_rstd_), T, h);
+  const BlockCall post{w, batch_, seq_, nullptr, arena_.get(scratch_), linear_, state};
+  if (!dres) {
+    const double loss = output_->forward(post, arena_.get(final_out_), batch.labels, batch.loss_mask, 0.0f, nullptr, logits);
+    // Training-mode forwards (tests of the objective) include the MTP losses; evaluation does not.
+    if (mtp_ && state.training) run_mtp(batch, state, nullptr);
+    return loss;
+  }
+  const double loss_sum =
+      output_->forward(post, arena_.get(final_out_), batch.labels, batch.loss_mask, loss_weight, dres, nullptr);
+  if (mtp_) run_mtp(batch, state, dres);
+  if (!c.tied_embeddings) grads_ready(output_->weight(), output_->weight() + 1, state);
+  norm_backward(c.norm, NormParams{w.p(final_norm_w_), w.p(final_norm_b_), w.g(final_norm_w_), w.g(final_norm_b_)},
+                dres, x, arena_.get(final_mean_), arena_.get(final_rstd_), dres, T, h, arena_.get(norm_ws_));
+  grads_ready(final_norm_w_, (final_norm_b_ == kNoParam ? final_norm_w_ : final_norm_b_) + 1, state);
+  return loss_sum;
 }
 
 std::vector<PipelineStage::NamedBuffer> PipelineStage::buffers() const {
@@ -272,39 +322,53 @@ void PipelineStage::run_mtp(const MicroBatch& batch, const MicroBatchState& stat
       sums[static_cast<size_t>(k)] += loss[k] / std::max(1.0, mask[k]) * cp;
 }
 
-double PipelineStage::forward_loss(const MicroBatch& batch, float* logits, const MicroBatchState& state) {
-  forward_layers(batch, /*keep_activations=*/false, state);
-  const StageWeights w = weights();
-  const BlockCall bc{w, batch_, seq_, nullptr, arena_.get(scratch_), linear_, state};
-  const double loss = output_->forward(bc, arena_.get(final_out_), batch.labels, batch.loss_mask, 0.0f, nullptr, logits);
-  // Training-mode forwards (tests of the objective) include the MTP losses; evaluation does not.
-  if (mtp_ && state.training) run_mtp(batch, state, nullptr);
+float* PipelineStage::chunk_input(std::int64_t c, std::int64_t slot) {
+  return arena_.get(chunks_[static_cast<size_t>(c)].residual[static_cast<size_t>(slot)]);
+}
+
+const float* PipelineStage::chunk_output(std::int64_t c, std::int64_t slot) {
+  const Chunk& chunk = chunks_[static_cast<size_t>(c)];
+  return arena_.get(chunk.residual[static_cast<size_t>(slot)]) + chunk.range.num_layers * local_tokens() * config_.hidden;
+}
+
+float* PipelineStage::chunk_grad(std::int64_t c, std::int64_t slot) {
+  return arena_.get(chunks_[static_cast<size_t>(c)].grad[static_cast<size_t>(slot)]);
+}
+
+double PipelineStage::forward_chunk_only(std::int64_t c, std::int64_t slot, const MicroBatch& batch, float* logits,
+                                         const MicroBatchState& state) {
+  Chunk& chunk = chunks_[static_cast<size_t>(c)];
+  forward_layers(chunk, slot, batch, /*keep_activations=*/false, state);
+  return chunk.range.post_process ? head(chunk, slot, batch, 0.0f, nullptr, logits, state) : 0.0;
+}
+
+double PipelineStage::forward_chunk(std::int64_t c, std::int64_t slot, const MicroBatch& batch, float loss_weight,
+                                    const MicroBatchState& state) {
+  Chunk& chunk = chunks_[static_cast<size_t>(c)];
+  forward_layers(chunk, slot, batch, /*keep_activations=*/true, state);
+  if (!chunk.range.post_process) return 0.0;
+  const double loss = head(chunk, slot, batch, loss_weight, chunk_grad(c, slot), nullptr, state);
+  // The last stage's embedding copy has its whole gradient now (output layer, MTP).
+  if (holds_embedding_copy() && !shares_embedding_over_pipeline())
+    grads_ready(embedding_->weight(), embedding_->weight() + 1, state);
   return loss;
 }
 
-double PipelineStage::forward_backward(const MicroBatch& batch, float loss_weight, const MicroBatchState& state) {
-  const ModelConfig& c = config_;
-  const std::int64_t T = local_tokens(), h = c.hidden;
-  forward_layers(batch, /*keep_activations=*/true, state);
+void PipelineStage::backward_chunk(std::int64_t c, std::int64_t slot, const MicroBatch& batch,
+                                   const MicroBatchState& state) {
+  const ModelConfig& cfg = config_;
+  const std::int64_t T = local_tokens(), h = cfg.hidden;
+  Chunk& chunk = chunks_[static_cast<size_t>(c)];
+  const auto s = static_cast<size_t>(slot);
   const StageWeights w = weights();
-  float* dres = arena_.get(dres_);
-  const BlockCall post{w, batch_, seq_, nullptr, arena_.get(scratch_), linear_, state};
-  const double loss_sum =
-      output_->forward(post, arena_.get(final_out_), batch.labels, batch.loss_mask, loss_weight, dres, nullptr);
-  if (mtp_) run_mtp(batch, state, dres);
-  if (!c.tied_embeddings) grads_ready(output_->weight(), output_->weight() + 1, state);
-
-  float* x = arena_.get(residual_);
-  const auto nl = static_cast<std::int64_t>(layers_.size());
-  norm_backward(c.norm, NormParams{w.p(final_norm_w_), w.p(final_norm_b_), w.g(final_norm_w_), w.g(final_norm_b_)},
-                dres, x + nl * T * h, arena_.get(final_mean_), arena_.get(final_rstd_), dres, T, h,
-                arena_.get(norm_ws_));
-  grads_ready(final_norm_w_, (final_norm_b_ == kNoParam ? final_norm_w_ : final_norm_b_) + 1, state);
-  for (std::int64_t i = nl - 1; i >= 0; --i) {
+  float* dres = arena_.get(chunk.grad[s]);
+  const float* x = arena_.get(chunk.residual[s]);
+  for (std::int64_t i = chunk.range.num_layers - 1; i >= 0; --i) {
     const float* x_in = x + i * T * h;
-    const auto li = static_cast<size_t>(i);
-    float* set = arena_.get(saved_[li]);
-    if (!saved_[li].count) {
+    const size_t li = chunk.first + static_cast<size_t>(i);
+    const Arena::Slot<float>& own = chunk.saved[s][static_cast<size_t>(i)];
+    float* set = arena_.get(own);
+    if (!own.count) {
       // Recomputed layer: re-run its forward from the kept input.
       set = arena_.get(shared_set_);
       const BlockCall bc{w, batch_, seq_, set, arena_.get(scratch_), linear_, state};
@@ -314,9 +378,30 @@ double PipelineStage::forward_backward(const MicroBatch& batch, float loss_weigh
     layers_[li]->backward(bc, x_in, dres, arena_.get(tmp_));
     grads_ready(layer_params_[li].first, layer_params_[li].second, state);
   }
-  embedding_->backward(post, batch.tokens, dres);
+  if (chunk.range.pre_process) {
+    const BlockCall post{w, batch_, seq_, nullptr, arena_.get(scratch_), linear_, state};
+    embedding_->backward(post, batch.tokens, dres);
+    if (!shares_embedding_over_pipeline()) grads_ready(embedding_->weight(), embedding_->weight() + 1, state);
+  }
+}
+
+void PipelineStage::finish_shared_embedding_grads(const MicroBatchState& state) {
+  if (!shares_embedding_over_pipeline()) return;
+  const ParamInfo& p = layout_[embedding_->weight()];
+  embedding_group_->allreduce(grads() + p.offset, p.numel());
   grads_ready(embedding_->weight(), embedding_->weight() + 1, state);
-  return loss_sum;
+}
+
+double PipelineStage::forward_loss(const MicroBatch& batch, float* logits, const MicroBatchState& state) {
+  if (chunks_.size() != 1 || !pre_process() || !post_process()) fail("internal: forward_loss on a pipeline stage");
+  return forward_chunk_only(0, 0, batch, logits, state);
+}
+
+double PipelineStage::forward_backward(const MicroBatch& batch, float loss_weight, const MicroBatchState& state) {
+  if (chunks_.size() != 1 || !pre_process() || !post_process()) fail("internal: forward_backward on a pipeline stage");
+  const double loss = forward_chunk(0, 0, batch, loss_weight, state);
+  backward_chunk(0, 0, batch, state);
+  return loss;
 }
 
 }  // namespace primus::model

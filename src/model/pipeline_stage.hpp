@@ -1,7 +1,19 @@
-// A range of the model's layers on one process (Megatron's pipeline stage): the embedding on the
-// first stage, transformer layers [first_layer, first_layer + num_layers), and the final norm,
-// output layer and loss on the last. The one-process model is the stage holding everything
-// (GPTModel); there is one code path.
+// The model's layers on one process (Megatron's pipeline stage): one or more model chunks
+// (virtual pipeline stages of the interleaved schedule), each a range of transformer layers
+// [first_layer, first_layer + num_layers); the embedding with the first chunk of the first stage,
+// the final norm, output layer, loss (and MTP layers) with the last chunk of the last stage. The
+// one-process model is the stage holding everything in one chunk (GPTModel); there is one code path.
+//
+// Pipeline parallelism runs a chunk's forward and backward per micro-batch (forward_chunk,
+// backward_chunk) in one of `activation_slots` activation sets, so that as many micro-batches as
+// the schedule keeps in flight hold their activations at once. The chunk that holds the loss runs
+// the loss's backward (output layer, MTP, final norm) right after its forward, leaving the
+// gradient at its output in the slot; backward_chunk carries it through the layers, leaving the
+// gradient at the chunk's input there (what the previous stage receives).
+//
+// With tied embeddings or MTP under pipeline parallelism the last stage holds a copy of the
+// word embeddings (Megatron's shared embedding): both copies start equal (same seed and name),
+// and finish_shared_embedding_grads() sums their gradients over the embedding group.
 //
 // Memory is planned once (llm.c style): one arena holds parameters, gradients, the bf16 weight
 // copy, every saved activation and all scratch, sized for the configured micro-batch; a training
@@ -50,6 +62,7 @@ struct RecomputePlan {
   static RecomputePlan from_args(const config::Args& args);
 };
 
+// One model chunk.
 struct StageRange {
   std::int64_t first_layer = 0, num_layers = 0;
   bool pre_process = true;   // holds the embedding
@@ -61,14 +74,28 @@ class PipelineStage {
  public:
   // region_alignment: see ParameterLayout::finalize.
   PipelineStage(const ModelConfig& config, std::int64_t micro_batch, const RecomputePlan& recompute,
-                const StageRange& range, std::int64_t region_alignment = 16, const ModelParallel& parallel = {});
+                const StageRange& range, std::int64_t region_alignment = 16, const ModelParallel& parallel = {})
+      : PipelineStage(config, micro_batch, recompute, std::vector<StageRange>{range}, 1, region_alignment, parallel) {}
+  // chunks: in virtual-stage order; activation_slots: micro-batches each chunk holds at once.
+  // embedding_group: the first and last pipeline stage (nullptr: no pipeline parallelism).
+  PipelineStage(const ModelConfig& config, std::int64_t micro_batch, const RecomputePlan& recompute,
+                std::vector<StageRange> chunks, std::int64_t activation_slots, std::int64_t region_alignment,
+                const ModelParallel& parallel, parallel::Communicator* embedding_group = nullptr);
   ~PipelineStage();
   PipelineStage(const PipelineStage&) = delete;
   PipelineStage& operator=(const PipelineStage&) = delete;
 
   const ModelConfig& config() const { return config_; }
   const ParameterLayout& layout() const { return layout_; }
-  const StageRange& range() const { return range_; }
+  std::int64_t num_chunks() const { return static_cast<std::int64_t>(chunks_.size()); }
+  const StageRange& chunk(std::int64_t c) const { return chunks_[static_cast<size_t>(c)].range; }
+  std::int64_t activation_slots() const { return slots_; }
+  bool pre_process() const { return chunks_.front().range.pre_process; }
+  bool post_process() const { return chunks_.back().range.post_process; }
+  // The word embeddings are a copy kept for the output layer / MTP on the last stage: the norm
+  // counts them on the first stage only.
+  bool holds_embedding_copy() const { return embedding_ && !pre_process(); }
+  ParamId embedding_weight() const { return embedding_ ? embedding_->weight() : kNoParam; }
   std::int64_t micro_batch() const { return batch_; }
   // This rank's part of each sequence: seq_length / context_parallel_size positions (its two chunks).
   std::int64_t local_seq() const { return seq_; }
@@ -115,6 +142,26 @@ class PipelineStage {
   // training state the MoE layers also compute (and accumulate into their metrics) their
   // auxiliary losses, as a training forward does.
   double forward_loss(const MicroBatch& batch, float* logits = nullptr, const MicroBatchState& state = eval_state());
+
+  // Pipeline entry points, [local_tokens, h] each. A chunk without the embedding reads its input
+  // from chunk_input (the previous stage's output, received there); chunk_output is what the next
+  // stage receives; chunk_grad receives the gradient at the output (a chunk without the loss) and
+  // holds the gradient at the input after backward_chunk (sent to the previous stage).
+  float* chunk_input(std::int64_t c, std::int64_t slot);
+  const float* chunk_output(std::int64_t c, std::int64_t slot);
+  float* chunk_grad(std::int64_t c, std::int64_t slot);
+  // Training forward of chunk c into the slot (the loss chunk: with the loss's backward, weighted
+  // as forward_backward); returns Σ loss·mask on the loss chunk, else 0.
+  double forward_chunk(std::int64_t c, std::int64_t slot, const MicroBatch& batch, float loss_weight,
+                       const MicroBatchState& state);
+  void backward_chunk(std::int64_t c, std::int64_t slot, const MicroBatch& batch, const MicroBatchState& state);
+  // Forward only (evaluation): keeps nothing; Σ loss·mask on the loss chunk, else 0.
+  double forward_chunk_only(std::int64_t c, std::int64_t slot, const MicroBatch& batch, float* logits,
+                            const MicroBatchState& state);
+  // Pipeline parallelism with shared word embeddings: sums their gradient over the embedding
+  // group (first and last stage; Megatron's _allreduce_word_embedding_grads), then reports it
+  // final. Call after the step's last backward, before the data-parallel reduction finishes.
+  void finish_shared_embedding_grads(const MicroBatchState& state);
   static MicroBatchState eval_state() {
     MicroBatchState s;
     s.training = false;
@@ -140,7 +187,22 @@ class PipelineStage {
   const std::vector<std::pair<std::string, MoeLayer*>>& moe_layers() const { return moe_layers_; }
 
  private:
-  void forward_layers(const MicroBatch& batch, bool keep_activations, const MicroBatchState& state);
+  struct Chunk {
+    StageRange range;
+    std::size_t first = 0;  // index of its first layer in layers_
+    std::vector<Arena::Slot<float>> residual;            // per slot: [num_layers + 1, T, h]
+    std::vector<std::vector<Arena::Slot<float>>> saved;  // per slot, per layer (count 0: recomputed)
+    std::vector<Arena::Slot<float>> grad;                // per slot: [T, h]
+  };
+  void forward_layers(Chunk& chunk, std::int64_t slot, const MicroBatch& batch, bool keep_activations,
+                      const MicroBatchState& state);
+  // The loss chunk after its layers: final norm, output layer and loss (and MTP); with dres the
+  // loss's backward through the final norm into dres.
+  double head(Chunk& chunk, std::int64_t slot, const MicroBatch& batch, float loss_weight, float* dres,
+              float* logits, const MicroBatchState& state);
+  bool shares_embedding_over_pipeline() const {
+    return embedding_group_ && pre_process() != post_process() && (config_.tied_embeddings || config_.mtp_layers > 0);
+  }
   BlockCall call(float* saved, const MicroBatchState& state);
   // Gradients of [first, last) are final for this step (state.finalize_grads): replicated
   // parameters' partial gradients are summed over the tensor-parallel group, then the hook runs.
@@ -153,8 +215,10 @@ class PipelineStage {
   StageWeights weights();
 
   ModelConfig config_;
-  StageRange range_;
+  std::vector<Chunk> chunks_;
+  std::int64_t slots_;
   ModelParallel parallel_;
+  parallel::Communicator* embedding_group_;
   std::int64_t batch_;
   std::int64_t seq_;                     // sequence positions on this rank (context parallelism)
   std::vector<std::int32_t> positions_;  // their global positions (rotary embeddings), with CP
@@ -177,10 +241,8 @@ class PipelineStage {
   Arena::Slot<float> params_, grads_;
   Arena::Slot<bf16> params_bf16_, cast_a_, cast_b_;
   Arena::Slot<float> bias_ws_, norm_ws_;
-  Arena::Slot<float> residual_;        // [num_layers + 1, T, h] layer inputs/outputs
-  Arena::Slot<float> final_out_, final_mean_, final_rstd_, dres_, tmp_, y_scratch_;
+  Arena::Slot<float> final_out_, final_mean_, final_rstd_, tmp_, y_scratch_;
   Arena::Slot<float> scratch_;         // shared by all blocks
-  std::vector<Arena::Slot<float>> saved_;  // per layer (count 0: recomputed)
   Arena::Slot<float> shared_set_;          // recompute and evaluation
   Arena::Slot<float> mtp_set_, mtp_own_;
   LinearScratch linear_{};

@@ -66,7 +66,13 @@ std::vector<double> finish_auxiliary_losses(model::PipelineStage& stage, const c
   mean_over(groups.dp, sum.balancing.data(), 2);
   sum_over(groups.tp_dp_cp, &sum.balancing[2], 1);
   mean_over(groups.tp_dp_cp, &sum.z_loss, 1);
-  const double per = routers.empty() ? 0.0 : 1.0 / (M * static_cast<double>(routers.size()));
+  // The whole pipeline's MoE layers: their metrics and their number.
+  double across[5] = {sum.balancing[0], sum.balancing[1], sum.balancing[2], sum.z_loss,
+                      static_cast<double>(routers.size())};
+  sum_over(groups.pp, across, 5);
+  for (size_t i = 0; i < 3; ++i) sum.balancing[i] = across[i];
+  sum.z_loss = across[3];
+  const double per = across[4] == 0.0 ? 0.0 : 1.0 / (M * across[4]);
   std::vector<double> values;
   for (const auto& name : auxiliary_loss_names(a)) {
     // A type matched only as a substring (see has_type) was never computed: Megatron prints 0.
@@ -78,7 +84,9 @@ std::vector<double> finish_auxiliary_losses(model::PipelineStage& stage, const c
     else if (name == "z_loss") values.push_back(sum.z_loss * per);
   }
   std::vector<double> mtp = stage.take_mtp_losses();
+  mtp.resize(static_cast<size_t>(a.mtp_num_layers.value_or(0)), 0.0);  // held by the last stage only
   mean_over(groups.dp_cp, mtp.data(), static_cast<std::int64_t>(mtp.size()));
+  sum_over(groups.pp, mtp.data(), static_cast<std::int64_t>(mtp.size()));
   for (double l : mtp) values.push_back(l / M);
   return values;
 }

@@ -23,12 +23,15 @@ std::vector<std::string> auxiliary_loss_names(const config::Args& args);
 // process alone): token counts for the expert bias are summed over tensor × data × context;
 // aux_loss and seq_aux_loss values (each rank's part of the loss) summed over tensor × context,
 // then averaged over data; global_aux_loss summed over tensor × data × context; the z-loss
-// averaged over tensor × data × context; MTP losses averaged over data × context.
+// averaged over tensor × data × context; MTP losses averaged over data × context. Every value is
+// then summed over the pipeline group (each stage reports its own layers; Megatron's tracker
+// reduces over pipeline ranks), so each rank reports the whole model's losses.
 struct AuxLossGroups {
   parallel::Communicator* tp_cp = nullptr;
   parallel::Communicator* dp = nullptr;
   parallel::Communicator* tp_dp_cp = nullptr;
   parallel::Communicator* dp_cp = nullptr;
+  parallel::Communicator* pp = nullptr;
 };
 
 // Values for the names above from this step's micro-batches (and resets the model's counters);

@@ -14,13 +14,13 @@ OptimizerConfig OptimizerConfig::from_args(const config::Args& a) {
                          static_cast<float>(a.adam_eps), static_cast<float>(a.sgd_momentum)};
 }
 
-std::vector<OptimizerRange> whole_parameter_ranges(const model::GPTModel& model) {
+std::vector<OptimizerRange> whole_parameter_ranges(const model::PipelineStage& model) {
   std::vector<OptimizerRange> ranges;
   for (const auto& p : model.layout().params()) ranges.push_back({p.offset, p.numel(), p.decay, true});
   return ranges;
 }
 
-Optimizer::Optimizer(const OptimizerConfig& config, model::GPTModel& model, std::vector<OptimizerRange> ranges,
+Optimizer::Optimizer(const OptimizerConfig& config, model::PipelineStage& model, std::vector<OptimizerRange> ranges,
                      parallel::Communicator& grad_norm_group)
     : model_(model), config_(config), ranges_(std::move(ranges)), grad_norm_group_(grad_norm_group) {
   if (config_.name != "adam" && config_.name != "sgd")

@@ -41,13 +41,13 @@ struct OptimizerRange {
 
 // Every parameter of the model, whole (one process, or data parallelism without the distributed
 // optimizer).
-std::vector<OptimizerRange> whole_parameter_ranges(const model::GPTModel& model);
+std::vector<OptimizerRange> whole_parameter_ranges(const model::PipelineStage& model);
 
 class Optimizer {
  public:
   // grad_norm_group: the ranks whose ranges together hold every parameter once (the whole world
   // with the distributed optimizer; the model-parallel group without it).
-  Optimizer(const OptimizerConfig& config, model::GPTModel& model, std::vector<OptimizerRange> ranges,
+  Optimizer(const OptimizerConfig& config, model::PipelineStage& model, std::vector<OptimizerRange> ranges,
             parallel::Communicator& grad_norm_group);
 
   // Megatron's clip_grad_norm: the L2 norm of all gradients (before clipping), summed over this
@@ -71,7 +71,7 @@ class Optimizer {
   void set_steps_taken(std::int64_t s) { step_ = s; }
 
  private:
-  model::GPTModel& model_;
+  model::PipelineStage& model_;
   OptimizerConfig config_;
   std::vector<OptimizerRange> ranges_;
   parallel::Communicator& grad_norm_group_;

@@ -13,6 +13,7 @@
 #include "parallel/context_parallel.hpp"
 #include "parallel/distributed_optimizer.hpp"
 #include "parallel/mpi_runtime.hpp"
+#include "parallel/pipeline_layout.hpp"
 #include "train/auxiliary_losses.hpp"
 #include "train/flops.hpp"
 #include "train/memory_check.hpp"
@@ -35,6 +36,26 @@ std::int64_t peak_rss_bytes() {
 
 double gib(double bytes) { return bytes / (1024.0 * 1024.0 * 1024.0); }
 
+// Pipeline settings this engine does not run, refused with the key that asks for them.
+void refuse_unbuilt_pipeline_settings(const config::Args& a) {
+  if (a.patch_primus_pipeline && a.pp_algorithm != "1f1b" && a.pp_algorithm != "1f1b-interleaved")
+    fail("pp_algorithm '{}' (patch_primus_pipeline): Primus' zero-bubble and V-shape pipeline schedules are not built "
+         "in this engine; use pp_algorithm 1f1b or 1f1b-interleaved (Megatron's 1F1B and interleaved 1F1B), or "
+         "patch_primus_pipeline: false",
+         a.pp_algorithm);
+  if (a.patch_zero_bubble && a.enable_zero_bubble)
+    fail("patch_zero_bubble with enable_zero_bubble: the zero-bubble pipeline schedules are not built in this engine; "
+         "Megatron's 1F1B and interleaved 1F1B are (set patch_zero_bubble: false)");
+  if (a.encoder_pipeline_model_parallel_size > 0)
+    fail("encoder_pipeline_model_parallel_size {}: encoder pipeline stages (encoder-decoder models) are not built in "
+         "this engine; it trains decoder-only GPT models",
+         a.encoder_pipeline_model_parallel_size);
+  if (a.num_virtual_stages_per_pipeline_rank.value_or(1) > 1 && a.pipeline_model_parallel_size == 1)
+    fail("num_virtual_stages_per_pipeline_rank {} needs pipeline_model_parallel_size > 1 (the interleaved schedule "
+         "interleaves model chunks over pipeline ranks)",
+         *a.num_virtual_stages_per_pipeline_rank);
+}
+
 }  // namespace
 
 Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* state)
@@ -48,6 +69,8 @@ Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* 
   if (a.world_size != state_.world_size())
     fail("the configuration was resolved for {} processes but this run has {}; launch it with mpirun -np {}",
          a.world_size, state_.world_size(), a.world_size);
+  // Every rank takes this decision from the same arguments.
+  refuse_unbuilt_pipeline_settings(a);
   parallel::Communicator& world = state_.world();
   // Megatron builds the datasets (and writes their index caches) on rank 0 first, then elsewhere.
   parallel::run_agreed(
@@ -78,8 +101,23 @@ Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* 
     const model::ModelParallel model_parallel{&state_.tp(), a.sequence_parallel, &state_.cp(),
                                               &state_.group(parallel::GroupKind::TensorAndContextParallel),
                                               &state_.group(parallel::GroupKind::TensorAndDataParallelWithCp)};
-    model_ = std::make_unique<model::GPTModel>(mc, a.micro_batch_size, model::RecomputePlan::from_args(a), alignment,
-                                               model_parallel);
+    // Pipeline parallelism: this rank's model chunks (virtual stages) and the schedule's number of
+    // micro-batches in flight, which sizes the activation slots.
+    const parallel::PipelineSplit split(parallel::PipelineSplitOptions::from_args(a));
+    parallel::Communicator& pp = state_.pp();
+    const PipelineShape shape{pp.size(), pp.rank(), a.num_micro_batches, split.virtual_stages(),
+                              a.microbatch_group_size_per_vp_stage.value_or(pp.size())};
+    std::vector<model::StageRange> chunks;
+    for (std::int64_t c = 0; c < shape.chunks; ++c) {
+      const parallel::StageLayers& s = split.stage(shape.rank, c);
+      if (s.mtp_layers > 0 && !s.loss)
+        fail("multi-token prediction layers must sit on the stage with the loss (the last pipeline stage)");
+      chunks.push_back(model::StageRange{s.first_layer, s.num_layers, s.embedding, s.loss});
+    }
+    model_ = std::make_unique<model::PipelineStage>(
+        mc, a.micro_batch_size, model::RecomputePlan::from_args(a), std::move(chunks), activation_slots(shape), alignment,
+        model_parallel, state_.in_group(parallel::GroupKind::Embedding) ? &state_.group(parallel::GroupKind::Embedding) : nullptr);
+    pipeline_ = std::make_unique<PipelineExecutor>(*model_, pp, shape);
     const model::ParameterLayout& layout = model_->layout();
     std::vector<parallel::BufferParam> params;
     for (const auto& p : layout.params()) params.push_back({p.offset, p.numel()});
@@ -100,6 +138,9 @@ Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* 
                                                                model_->params(), model_->grads(), model_->params_bf16());
     if (ddp_config.overlap_param_gather)
       model_->set_params_needed_hook([this](std::int64_t b, std::int64_t e) { ddp_->params_needed(b, e); });
+    // The stage reports gradients final during the step's last micro-batch (MicroBatchState).
+    if (ddp_config.overlap_grad_reduce)
+      model_->set_grad_ready_hook([this](std::int64_t b, std::int64_t e) { ddp_->grad_ready(b, e); });
 
     std::vector<OptimizerRange> ranges;
     std::vector<int> dp_ranks;
@@ -110,8 +151,10 @@ Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* 
       // the tensor-parallel group (norms, routers) only on its tensor-parallel rank 0 — the
       // expert-tensor-parallel rank for experts.
       const parallel::RankCoordinates& at = state_.coordinates();
+      // The last pipeline stage's copy of shared word embeddings counts on the first stage only.
       const bool counted =
-          info.tensor_parallel || (info.group == model::ParamGroup::Expert ? at.expert_tp == 0 : at.tp == 0);
+          (info.tensor_parallel || (info.group == model::ParamGroup::Expert ? at.expert_tp == 0 : at.tp == 0)) &&
+          !(model_->holds_embedding_copy() && piece.param == model_->embedding_weight());
       ranges.push_back({piece.begin, piece.numel(), info.decay, counted});
     }
     // With the distributed optimizer the shards of all ranks partition the parameters, so the norm
@@ -133,7 +176,7 @@ Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* 
     labels_.resize(n);
     loss_mask_.resize(n);
     if (cp > 1) {
-      const auto whole = static_cast<size_t>(a.micro_batch_size * a.seq_length);
+      const auto whole = static_cast<size_t>(a.num_micro_batches * a.micro_batch_size * a.seq_length);
       full_tokens_.resize(whole);
       full_labels_.resize(whole);
       full_mask_.resize(whole);
@@ -163,83 +206,119 @@ std::string Trainer::memory_plan() const {
       d.overlap_param_gather ? ", parameter all-gather overlapped with forward" : "");
 }
 
-double Trainer::load_micro_batch(MicroBatchLoader& loader, std::int64_t first_sample, std::int32_t* tokens,
-                                 std::int32_t* labels, float* mask) {
-  const std::int64_t mbs = args_.micro_batch_size, seq = args_.seq_length;
+Trainer::MaskSums Trainer::load_global_batch(MicroBatchLoader& loader, std::int64_t consumed) {
+  const config::Args& a = args_;
   const int cp = state_.cp().size();
-  double mask_sum = 0.0;
-  if (cp == 1) {
-    loader.load(first_sample, tokens, labels, mask);
-    for (std::int64_t i = 0; i < mbs * seq; ++i) mask_sum += mask[i];
-    return mask_sum;
+  const std::int64_t mbs = a.micro_batch_size, seq = a.seq_length, whole = mbs * seq, per_micro = whole / cp;
+  const int dp = state_.dp().size(), dp_rank = state_.dp().rank();
+  MaskSums sums;
+  for (std::int64_t m = 0; m < a.num_micro_batches; ++m) {
+    std::int32_t* tokens = tokens_.data() + m * per_micro;
+    std::int32_t* labels = labels_.data() + m * per_micro;
+    float* mask = loss_mask_.data() + m * per_micro;
+    const std::int64_t first = first_sample_of(consumed, m, mbs, dp, dp_rank);
+    double whole_sum = 0.0, local_sum = 0.0;
+    if (cp == 1) {
+      loader.load(first, tokens, labels, mask);
+    } else {
+      std::int32_t* ft = full_tokens_.data() + m * whole;
+      std::int32_t* fl = full_labels_.data() + m * whole;
+      float* fm = full_mask_.data() + m * whole;
+      loader.load(first, ft, fl, fm);
+      for (std::int64_t i = 0; i < whole; ++i) whole_sum += fm[i];
+      const int r = state_.cp().rank();
+      parallel::context_parallel_slice(ft, tokens, mbs, seq, 1, cp, r);
+      parallel::context_parallel_slice(fl, labels, mbs, seq, 1, cp, r);
+      parallel::context_parallel_slice(fm, mask, mbs, seq, 1, cp, r);
+    }
+    for (std::int64_t i = 0; i < per_micro; ++i) local_sum += mask[i];
+    sums.whole.push_back(cp == 1 ? local_sum : whole_sum);
+    sums.local.push_back(local_sum);
   }
-  loader.load(first_sample, full_tokens_.data(), full_labels_.data(), full_mask_.data());
-  for (const float m : full_mask_) mask_sum += m;
-  const int r = state_.cp().rank();
-  parallel::context_parallel_slice(full_tokens_.data(), tokens, mbs, seq, 1, cp, r);
-  parallel::context_parallel_slice(full_labels_.data(), labels, mbs, seq, 1, cp, r);
-  parallel::context_parallel_slice(full_mask_.data(), mask, mbs, seq, 1, cp, r);
-  return mask_sum;
+  return sums;
+}
+
+model::MicroBatch Trainer::micro_batch(std::int64_t m) {
+  const std::int64_t whole = args_.micro_batch_size * args_.seq_length, per_micro = whole / state_.cp().size();
+  model::MicroBatch b{tokens_.data() + m * per_micro, labels_.data() + m * per_micro, loss_mask_.data() + m * per_micro};
+  if (!full_tokens_.empty()) {  // multi-token prediction under context parallelism reads the whole sequences
+    b.sequence_tokens = full_tokens_.data() + m * whole;
+    b.sequence_labels = full_labels_.data() + m * whole;
+    b.sequence_loss_mask = full_mask_.data() + m * whole;
+  }
+  return b;
+}
+
+void Trainer::log_pipeline_bubble() {
+  parallel::Communicator& pp = state_.pp();
+  if (pp.size() == 1 || pipeline_seconds_ <= 0) return;
+  // Each stage's idle fraction next to the schedule's: (p − 1) / (V·m + p − 1) of the time (the
+  // interleaved schedule divides the bubble by its V chunks).
+  std::vector<double> idle(static_cast<size_t>(pp.size()), 0.0);
+  idle[static_cast<size_t>(pp.rank())] = pipeline_wait_seconds_ / pipeline_seconds_;
+  pp.allreduce(idle.data(), static_cast<std::int64_t>(idle.size()));
+  const double p = pp.size(), m = static_cast<double>(args_.num_micro_batches),
+               v = static_cast<double>(model_->num_chunks());
+  std::string stages;
+  for (double f : idle) stages += fmt::format(" {:.3f}", f);
+  logging_->log.note(fmt::format("pipeline bubble: measured idle fraction per stage{}; schedule's (p-1)/(V*m+p-1) = "
+                                 "{:.3f} (p {}, V {}, m {})",
+                                 stages, (p - 1) / (v * m + p - 1), pp.size(), model_->num_chunks(),
+                                 args_.num_micro_batches));
 }
 
 IterationResult Trainer::train_step() {
   const config::Args& a = args_;
   const double start = monotonic_seconds();
-  const int cp = state_.cp().size();
-  const std::int64_t mbs = a.micro_batch_size, seq = a.seq_length, per_micro = mbs * seq / cp;
   const std::int64_t micro_batches = a.num_micro_batches;  // this rank's share
-  const int dp = state_.dp().size(), dp_rank = state_.dp().rank();
   // Megatron's objective: each micro-batch's masked token mean divided by the number of
   // micro-batches, gradients averaged over data-parallel ranks (the DDP's 1/dp); the logged lm loss
-  // is the token mean over the whole global batch. Under context parallelism each rank holds part
-  // of every sequence: its loss sum is divided by the whole micro-batch's token count and
-  // multiplied by cp, since the DDP averages over data × context ranks (Megatron's loss × cp).
+  // is the token mean over the whole global batch. Every rank of a pipeline loads the global
+  // batch (the first stage reads the tokens, the last the labels, mask and — for MTP — tokens).
+  // Under context parallelism each rank holds part of every sequence: its loss sum is divided by
+  // the whole micro-batch's token count and multiplied by cp, since the DDP averages over data ×
+  // context ranks (Megatron's loss × cp).
+  const int cp = state_.cp().size();
   model_->zero_grads();
-  double totals[2] = {0.0, 0.0};  // Σ loss·mask, Σ mask over this rank's micro-batches
+  const MaskSums mask_sums = load_global_batch(*train_loader_, consumed_samples_);
+  std::vector<float> weights;
+  double totals[2] = {0.0, 0.0};  // Σ loss·mask, Σ mask over this rank's micro-batches (loss stage)
   for (std::int64_t m = 0; m < micro_batches; ++m) {
-    std::int32_t* tokens = tokens_.data() + m * per_micro;
-    std::int32_t* labels = labels_.data() + m * per_micro;
-    float* mask = loss_mask_.data() + m * per_micro;
-    const double mask_sum =
-        load_micro_batch(*train_loader_, first_sample_of(consumed_samples_, m, mbs, dp, dp_rank), tokens, labels, mask);
-    double local_mask_sum = 0.0;
-    for (std::int64_t i = 0; i < per_micro; ++i) local_mask_sum += mask[i];
-    const float weight =
-        mask_sum > 0 ? static_cast<float>(cp / (mask_sum * static_cast<double>(micro_batches))) : 0.0f;
-    const bool last = m + 1 == micro_batches;
-    if (last && ddp_->config().overlap_grad_reduce) {
-      ddp_->start_last_micro_batch();
-      model_->set_grad_ready_hook([this](std::int64_t b, std::int64_t e) { ddp_->grad_ready(b, e); });
-    }
-    // Megatron's MoEAuxLossAutoScaler / MTP scale: auxiliary-loss gradients seeded with 1/micro-batches.
-    // Under context parallelism also × cp, as the main loss: each CP rank's router sees part of the
-    // sequences and the DDP averages over the CP ranks. (Megatron's scale has no CP factor, so its
-    // auxiliary-loss gradients shrink by 1/cp under CP; here the objective does not depend on the layout.)
+    const double mask_sum = mask_sums.whole[static_cast<size_t>(m)];
+    weights.push_back(mask_sum > 0 ? static_cast<float>(cp / (mask_sum * static_cast<double>(micro_batches))) : 0.0f);
+    if (model_->post_process()) totals[1] += mask_sums.local[static_cast<size_t>(m)];  // summed over dp × cp below
+  }
+  // Megatron's MoEAuxLossAutoScaler / MTP scale: auxiliary-loss gradients seeded with 1/micro-batches;
+  // replicated parameters' partial gradients summed over TP once, in the last micro-batch. Under
+  // context parallelism also × cp, as the main loss: each CP rank's router sees part of the
+  // sequences and the DDP averages over the CP ranks. (Megatron's scale has no CP factor, so its
+  // auxiliary-loss gradients shrink by 1/cp under CP; here the objective does not depend on the layout.)
+  const auto state_of = [micro_batches, cp](std::int64_t m) {
     model::MicroBatchState state;
     state.aux_loss_scale = static_cast<float>(cp / static_cast<double>(micro_batches));
-    state.finalize_grads = last;  // replicated parameters' partial gradients summed over TP once
-    model::MicroBatch batch{tokens, labels, mask};
-    if (cp > 1) {  // multi-token prediction reads the whole sequences
-      batch.sequence_tokens = full_tokens_.data();
-      batch.sequence_labels = full_labels_.data();
-      batch.sequence_loss_mask = full_mask_.data();
-    }
-    totals[0] += model_->forward_backward(batch, weight, state);
-    totals[1] += local_mask_sum;  // summed over data × context ranks below
+    state.finalize_grads = m + 1 == micro_batches;
+    return state;
+  };
+  ddp_->start_last_micro_batch();
+  totals[0] = pipeline_->train([this](std::int64_t m) { return micro_batch(m); }, weights, state_of);
+  if (iteration_ + 1 > a.log_avg_skip_iterations) {
+    pipeline_seconds_ += pipeline_->last_step_seconds();
+    pipeline_wait_seconds_ += pipeline_->last_wait_seconds();
   }
-  model_->set_grad_ready_hook({});
+  model_->finish_shared_embedding_grads(state_of(micro_batches - 1));
   ddp_->finish_grad_sync();
   state_.dp_cp().allreduce(totals, 2);
+  state_.pp().allreduce(totals, 2);  // only the last stage holds the loss
   IterationResult r;
   r.iteration = ++iteration_;
   r.lm_loss = totals[1] > 0 ? totals[0] / totals[1] : 0.0;
   // Routers' token counts are summed over tensor × data × context before the expert-bias update,
   // so every rank updates its bias alike; the logged auxiliary losses are reduced as Megatron's
-  // loss tracker does (AuxLossGroups).
+  // loss tracker does (AuxLossGroups), over the pipeline too.
   r.aux_losses = finish_auxiliary_losses(
       *model_, a, micro_batches,
       AuxLossGroups{&state_.group(parallel::GroupKind::TensorAndContextParallel), &state_.dp(),
-                    &state_.group(parallel::GroupKind::TensorAndDataParallelWithCp), &state_.dp_cp()});
+                    &state_.group(parallel::GroupKind::TensorAndDataParallelWithCp), &state_.dp_cp(), &state_.pp()});
   r.grad_norm = optimizer_->clip_grad_norm(a.clip_grad);
   // Loss and norm are reduced values: every rank takes this decision at the same point. A
   // non-finite one is never applied: the run stops, or the step is skipped (nonfinite_step.hpp).
@@ -265,19 +344,16 @@ IterationResult Trainer::train_step() {
 std::optional<EvalResult> Trainer::evaluate() {
   const config::Args& a = args_;
   if (!valid_loader_ || a.eval_iters <= 0) return std::nullopt;
-  const std::int64_t mbs = a.micro_batch_size, per_micro = mbs * a.seq_length / state_.cp().size();
-  const int dp = state_.dp().size(), dp_rank = state_.dp().rank();
   double totals[2] = {0.0, 0.0};
   for (std::int64_t it = 0; it < a.eval_iters; ++it) {
-    for (std::int64_t m = 0; m < a.num_micro_batches; ++m) {
-      load_micro_batch(*valid_loader_, first_sample_of(consumed_valid_samples_, m, mbs, dp, dp_rank), tokens_.data(),
-                       labels_.data(), loss_mask_.data());
-      for (std::int64_t i = 0; i < per_micro; ++i) totals[1] += loss_mask_[static_cast<size_t>(i)];
-      totals[0] += model_->forward_loss(model::MicroBatch{tokens_.data(), labels_.data(), loss_mask_.data()});
-    }
+    const MaskSums mask_sums = load_global_batch(*valid_loader_, consumed_valid_samples_);
+    if (model_->post_process())
+      for (double m : mask_sums.local) totals[1] += m;
+    totals[0] += pipeline_->evaluate([this](std::int64_t m) { return micro_batch(m); });
     consumed_valid_samples_ += a.global_batch_size;
   }
   state_.dp_cp().allreduce(totals, 2);
+  state_.pp().allreduce(totals, 2);
   EvalResult r;
   r.iteration = iteration_;
   r.lm_loss = totals[1] > 0 ? totals[0] / totals[1] : 0.0;
@@ -330,6 +406,7 @@ TrainingSummary Trainer::run() {
     }
   }
   ddp_->finish_param_sync();
+  log_pipeline_bubble();
   summary.iterations = iteration_;
   summary.seconds = monotonic_seconds() - start;
   if (!token_rates.empty()) {

@@ -1,9 +1,12 @@
-// The pretraining loop (Megatron's pretrain()/train()) on one process or across data-parallel
-// ranks — one code path; a single process is data-parallel size 1. For each iteration, every
-// micro-batch of this rank's share of the global batch (Megatron's sampler order) runs forward and
-// backward with gradients accumulated; gradients are averaged over the data-parallel group in
+// The pretraining loop (Megatron's pretrain()/train()) on one process or across data-parallel,
+// tensor- and pipeline-parallel ranks — one code path; a single process is every size 1. For each
+// iteration, every micro-batch of this rank's share of the global batch (Megatron's sampler order)
+// runs forward and backward through this rank's pipeline stage in the schedule's order
+// (pipeline_executor.hpp) with gradients accumulated; shared word embeddings are summed over the
+// first and last stage; gradients are averaged over the data-parallel group in
 // buckets (optionally overlapped with the last backward), the loss is Megatron's Σ(loss·mask)/Σ(mask)
-// over the whole global batch (reduced over dp×cp), gradients are clipped by the global norm
+// over the whole global batch (reduced over dp×cp, and over the pipeline so that every rank
+// reports it), gradients are clipped by the global norm
 // (each parameter counted once over all ranks), the optimizer steps on every parameter or — with
 // the distributed optimizer — on this rank's shard, whose update is then all-gathered. Every rank
 // takes the same decisions (NaN stop, exit_interval, exit_duration_in_mins) from reduced values.
@@ -18,6 +21,7 @@
 
 #include "config/resolved_config.hpp"
 #include "model/gpt_model.hpp"
+#include "train/pipeline_executor.hpp"
 #include "parallel/distributed_data_parallel.hpp"
 #include "parallel/param_and_grad_buffer.hpp"
 #include "parallel/parallel_state.hpp"
@@ -42,7 +46,9 @@ class Trainer {
   // Validation over eval_iters global batches of the valid split; nullopt without one.
   std::optional<EvalResult> evaluate();
 
-  model::GPTModel& model() { return *model_; }
+  // This rank's pipeline stage (the whole model without pipeline parallelism).
+  model::PipelineStage& model() { return *model_; }
+  const PipelineExecutor& pipeline() const { return *pipeline_; }
   const Optimizer& optimizer() const { return *optimizer_; }
   const parallel::DistributedDataParallel& ddp() const { return *ddp_; }
   parallel::ParallelState& parallel_state() { return state_; }
@@ -55,11 +61,17 @@ class Trainer {
  private:
   struct Logging;
   std::string memory_plan() const;
-  // Loads one micro-batch of this data-parallel rank into tokens/labels/mask (its context-parallel
-  // chunks of each sequence, [micro_batch, seq / cp]); returns the loss-mask sum of the whole
-  // micro-batch (every CP rank loads all of it, as Megatron's get_batch does before slicing).
-  double load_micro_batch(MicroBatchLoader& loader, std::int64_t first_sample, std::int32_t* tokens,
-                          std::int32_t* labels, float* mask);
+  void log_pipeline_bubble();
+  // Loads this data-parallel rank's micro-batches of the global batch starting at `consumed` into
+  // the batch buffers: under context parallelism its chunks of each sequence ([micro_batch,
+  // seq / cp]) and the whole sequences beside them (every CP rank loads all of each micro-batch,
+  // as Megatron's get_batch does before slicing). Returns each micro-batch's loss-mask sum, whole
+  // and of this rank's chunks.
+  struct MaskSums {
+    std::vector<double> whole, local;
+  };
+  MaskSums load_global_batch(MicroBatchLoader& loader, std::int64_t consumed);
+  model::MicroBatch micro_batch(std::int64_t m);
 
   const config::Args& args_;
   const config::ResolvedConfig& config_;
@@ -67,7 +79,8 @@ class Trainer {
   parallel::ParallelState& state_;
   double start_time_;
   TrainingData data_;
-  std::unique_ptr<model::GPTModel> model_;
+  std::unique_ptr<model::PipelineStage> model_;
+  std::unique_ptr<PipelineExecutor> pipeline_;
   std::unique_ptr<parallel::ParamAndGradBuffer> buffer_;
   std::unique_ptr<parallel::DistributedDataParallel> ddp_;
   std::unique_ptr<Optimizer> optimizer_;
@@ -78,10 +91,13 @@ class Trainer {
   // Samples of the applied steps: the learning-rate schedule does not advance on a skipped one.
   std::int64_t scheduler_samples_ = 0;
   std::int64_t consumed_valid_samples_ = 0;
+  // The pipeline schedule's time and the part of it spent waiting for a neighbour, summed over
+  // the measured iterations (after log_avg_skip_iterations): the measured bubble.
+  double pipeline_seconds_ = 0, pipeline_wait_seconds_ = 0;
   // This rank's share of one global batch, [num_micro_batches, micro_batch, seq / cp], allocated once.
   std::vector<std::int32_t> tokens_, labels_;
   std::vector<float> loss_mask_;
-  // One whole micro-batch before the context-parallel split (empty without CP).
+  // The whole micro-batches before the context-parallel split (empty without CP).
   std::vector<std::int32_t> full_tokens_, full_labels_;
   std::vector<float> full_mask_;
   std::unique_ptr<Logging> logging_;

@@ -19,7 +19,7 @@ std::vector<std::string> loss_names(const config::Args& args) {
 
 }  // namespace
 
-TrainingLogging::TrainingLogging(const config::ResolvedConfig& config, const model::GPTModel& model,
+TrainingLogging::TrainingLogging(const config::ResolvedConfig& config, const model::PipelineStage& model,
                                  std::int64_t vocab_size, const LoggingRank& rank)
     : config_(config),
       args_(config.args),

@@ -30,7 +30,7 @@ struct LoggingRank {
 
 class TrainingLogging {
  public:
-  TrainingLogging(const config::ResolvedConfig& config, const model::GPTModel& model, std::int64_t vocab_size,
+  TrainingLogging(const config::ResolvedConfig& config, const model::PipelineStage& model, std::int64_t vocab_size,
                   const LoggingRank& rank = LoggingRank{});
 
   void start();
@@ -44,7 +44,7 @@ class TrainingLogging {
  private:
   const config::ResolvedConfig& config_;
   const config::Args& args_;
-  const model::GPTModel& model_;
+  const model::PipelineStage& model_;
   std::int64_t vocab_size_;
   RunPaths paths_;
   std::shared_ptr<spdlog::logger> log_;

@@ -245,6 +245,32 @@ TEST(ParallelLayout, JsonListsRanksAndEveryGroup) {
     EXPECT_EQ(j["groups"][std::string(primus::parallel::group_name(k))], nlohmann::json(pg.groups(k)));
 }
 
+// The pipeline stages as training splits them: interleaved, 2 ranks × 2 chunks of 1 layer each.
+TEST(ParallelLayout, PipelineStagesListTheirLayers) {
+  const std::string exp = kSource + "/examples/megatron/configs/tiny_llama-pretrain.yaml";
+  const Outcome r = run(kBinary + " parallel layout --config " + exp +
+                            " --world-size 2 --pipeline-model-parallel-size 2 --num-layers 4 "
+                            "--num-virtual-stages-per-pipeline-rank 2 --global-batch-size 8 --format json 2>/dev/null",
+                        30);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["pipeline_stages"].size(), 4u);
+  EXPECT_EQ(j["pipeline_stages"][0], (nlohmann::json{{"pp", 0}, {"chunk", 0}, {"first_layer", 0}, {"num_layers", 1},
+                                                     {"embedding", true}, {"loss", false}, {"mtp_layers", 0}}));
+  EXPECT_EQ(j["pipeline_stages"][2]["first_layer"], 2);  // virtual stage 2: rank 0's second chunk
+  EXPECT_EQ(j["pipeline_stages"][2]["pp"], 0);
+  EXPECT_EQ(j["pipeline_stages"][3]["loss"], true);
+  const Outcome text = run(kBinary + " parallel layout --config " + exp +
+                               " --world-size 2 --pipeline-model-parallel-size 2 --num-layers 3 "
+                               "--decoder-first-pipeline-num-layers 1 --global-batch-size 8 2>/dev/null",
+                           30);
+  ASSERT_EQ(text.status, 0) << text.out;
+  EXPECT_NE(text.out.find("  pp 0: embedding, decoder layer 0\n  pp 1: decoder layers 1-2, final norm, output layer "
+                          "and loss\n"),
+            std::string::npos)
+      << text.out;
+}
+
 TEST(ParallelLayout, TextTableAndInvalidLayouts) {
   const std::string exp = kSource + "/examples/megatron/configs/tiny_llama-pretrain.yaml";
   const Outcome text = run(kBinary + " parallel layout --config " + exp +

@@ -211,6 +211,35 @@ TEST_F(TrainerTest, ImpossibleMemoryPlanIsRefusedBeforeAllocating) {
   }
 }
 
+// Pipeline schedules this engine does not run are refused with one line naming the key.
+TEST_F(TrainerTest, UnbuiltPipelineSchedulesAreRefused) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--patch_primus_pipeline", "true", "--pp_algorithm", "zero-bubble"},
+       "pp_algorithm 'zero-bubble' (patch_primus_pipeline): Primus' zero-bubble and V-shape pipeline schedules are "
+       "not built"},
+      {{"--patch_primus_pipeline", "true", "--pp_algorithm", "v-half"}, "pp_algorithm 'v-half'"},
+      {{"--patch_zero_bubble", "true"}, "patch_zero_bubble with enable_zero_bubble"},
+      {{"--num-virtual-stages-per-pipeline-rank", "2"},
+       "num_virtual_stages_per_pipeline_rank 2 needs pipeline_model_parallel_size > 1"},
+  };
+  for (const auto& [cli, expected] : cases) {
+    std::vector<std::string> args = cli;
+    args.insert(args.end(), {"--train-iters", "4", "--eval-iters", "0"});
+    try {
+      train::Trainer t(resolve(args));
+      ADD_FAILURE() << "accepted: " << cli[0];
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+    }
+  }
+  // The schedules that are built pass: 1F1B under Primus' pipeline patch (one stage: F0 B0 F1 B1 …).
+  const auto cfg = resolve({"--patch_primus_pipeline", "true", "--pp_algorithm", "1f1b", "--train-iters", "4",
+                            "--eval-iters", "0"});
+  train::Trainer ok(cfg);
+  EXPECT_EQ(ok.pipeline().schedule().size(), static_cast<size_t>(2 * cfg.args.num_micro_batches));
+}
+
 struct PlanCase {
   const char* name;
   std::uint64_t arena_gib_tenths;    // arena size in 0.1 GiB
