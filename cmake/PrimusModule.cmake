@@ -26,6 +26,7 @@ function(primus_test_suite module)
   target_compile_definitions(test_${module} PRIVATE
     PRIMUS_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     PRIMUS_SHARED_DIR="${PROJECT_SOURCE_DIR}/../shared"
+    PRIMUS_BINARY_DIR="${CMAKE_BINARY_DIR}"
     PRIMUS_BINARY="$<TARGET_FILE:primus>")
   # Suites that run the binary (cli, migrate, end-to-end) build it first.
   if(module MATCHES "^(cli|migrate|train|data|parallel)$")

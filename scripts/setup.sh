@@ -12,6 +12,7 @@ PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libpcre2-dev zlib1g-dev libgtest-dev
   python3-torch python3-numpy   # independent numerical references for tests (/usr/bin/python3)
+  python3-yaml                  # upstream Primus' merge rules, computed independently (tools/reference)
   clang-14 libclang-rt-14-dev libomp-14-dev  # libFuzzer targets of tests/fuzz (scripts/fuzz.sh)
   libjemalloc2                  # benchmarks run PyTorch at its best with jemalloc
 )

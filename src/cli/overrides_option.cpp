@@ -31,6 +31,11 @@ void report_notes(const config::ResolvedConfig& resolved) {
     for (const auto& k : resolved.without_effect) keys += (keys.empty() ? "" : ", ") + k;
     std::fprintf(stderr, "primus: note: accepted, no effect on this engine: %s\n", keys.c_str());
   }
+  for (const auto& r : resolved.refused)
+    std::fprintf(stderr, "primus: note: `primus train` refuses this setting: %s\n", r.c_str());
+  if (resolved.module == "post_trainer")
+    std::fprintf(stderr, "primus: note: a fine-tuning experiment (modules.post_trainer): it resolves here, and "
+                         "`primus train posttrain` refuses it until fine-tuning (SFT/LoRA) is built\n");
 }
 
 }  // namespace primus::cli

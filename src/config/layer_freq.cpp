@@ -72,34 +72,46 @@ struct Parser {
     if (ec != std::errc() || end != s.data() + pos) error("an integer of at most 18 digits");
     return v;
   }
-  std::vector<int64_t> term() {
-    if (!eat('[')) error("'['");
+  // A factor: [a, b, ...] or a parenthesised sum, optionally repeated: *n. Megatron evaluates
+  // these as Python list arithmetic; this reads exactly that subset, never code.
+  std::vector<int64_t> factor(int depth) {
+    if (depth > 32) error("less nesting");
     std::vector<int64_t> items;
-    if (!eat(']')) {
-      do items.push_back(integer()); while (eat(','));
-      if (!eat(']')) error("']'");
+    if (eat('[')) {
+      if (!eat(']')) {
+        do items.push_back(integer()); while (eat(','));
+        if (!eat(']')) error("']'");
+      }
+    } else if (eat('(')) {
+      items = sum(depth + 1);
+      if (!eat(')')) error("')'");
+    } else {
+      error("'[' or '('");
     }
-    if (eat('*')) {
+    while (eat('*')) {
       int64_t n = integer();
       if (n < 0) error("a non-negative repeat count");
       if (!items.empty() && n > kMaxPatternLayers / int64_t(items.size()))
         fail("{}: the layer pattern '{}' repeats to more than {} layers", what, printable(s), kMaxPatternLayers);
       std::vector<int64_t> rep;
+      rep.reserve(items.size() * size_t(n));
       for (int64_t k = 0; k < n; ++k) rep.insert(rep.end(), items.begin(), items.end());
-      return rep;
+      items = std::move(rep);
     }
     return items;
   }
-  std::vector<int64_t> expression() {
-    bool paren = eat('(');
-    std::vector<int64_t> out = term();
+  std::vector<int64_t> sum(int depth) {
+    std::vector<int64_t> out = factor(depth);
     while (eat('+')) {
-      auto t = term();
+      auto t = factor(depth);
       if (out.size() + t.size() > size_t(kMaxPatternLayers))
         fail("{}: the layer pattern '{}' has more than {} layers", what, printable(s), kMaxPatternLayers);
       out.insert(out.end(), t.begin(), t.end());
     }
-    if (paren && !eat(')')) error("')'");
+    return out;
+  }
+  std::vector<int64_t> expression() {
+    std::vector<int64_t> out = sum(0);
     skip();
     if (pos != s.size()) error("end of text");
     return out;

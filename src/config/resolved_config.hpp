@@ -27,10 +27,12 @@ struct ResolveOptions {
 struct ResolvedConfig {
   std::filesystem::path experiment;
   std::filesystem::path model_preset;           // empty for a flat experiment
+  std::string module = "pre_trainer";           // post_trainer: a fine-tuning experiment (SFT/LoRA)
   std::map<std::string, Setting> values;        // every schema key, typed
   std::map<std::string, Setting> derived;       // world_size, data_parallel_size, ...
   std::vector<std::string> notes;               // adjustments made (e.g. sequence_parallel off)
   std::vector<std::string> without_effect;      // keys set by the user that this engine ignores
+  std::vector<std::string> refused;             // "fp8 = 'hybrid': FP8 training is not built": train refuses these
   Args args;
 
   const Setting& at(const std::string& key) const;

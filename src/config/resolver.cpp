@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstdlib>
 
+#include <fmt/format.h>
+
 #include "config/command_line_overrides.hpp"
 #include "config/config_paths.hpp"
 #include "config/experiment_file.hpp"
@@ -12,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/message_text.hpp"
 #include "core/input_file.hpp"
+#include "core/message_text.hpp"
 
 namespace fs = std::filesystem;
 
@@ -27,7 +30,7 @@ namespace {
 
 // Every key in a layer must be an argument this project knows; aliases (Megatron-LM's newer dest
 // names, fork spellings) become the key they name.
-Layer canonical(const Layer& layer) {
+Layer canonical(const Layer& layer, std::vector<std::string>* notes = nullptr) {
   const Schema& schema = Schema::instance();
   Layer out;
   for (const auto& [key, setting] : layer.settings()) {
@@ -37,10 +40,24 @@ Layer canonical(const Layer& layer) {
     if (c.alias) {
       if (c.alias->inverted) s.value = Value{!schema.coerce(*c.spec, s.value, s.origin).as_bool()};
       if (const Setting* both = layer.find(c.spec->key); both && !(schema.coerce(*c.spec, both->value, both->origin) ==
-                                                                     schema.coerce(*c.spec, s.value, s.origin)))
-        fail("{}: {} sets {} (its alias) to {}, but {} sets {} to {}", s.origin.describe(), key, c.spec->key,
-             s.value.to_yaml(), both->origin.describe(), c.spec->key, both->value.to_yaml());
+                                                                     schema.coerce(*c.spec, s.value, s.origin))) {
+        // Both names in one file: Megatron-LM reads its own dest (layernorm_epsilon) and ignores
+        // Primus' name, so that one wins; other aliases disagreeing is an error.
+        if (!c.alias->megatron_dest)
+          fail("{}: {} sets {} (its alias) to {}, but {} sets {} to {}", s.origin.describe(), key, c.spec->key,
+               s.value.to_yaml(), both->origin.describe(), c.spec->key, both->value.to_yaml());
+        if (notes)
+          notes->push_back(fmt::format("{} and {} both set {}: Megatron-LM reads {} = {}, so that value applies",
+                                       s.origin.describe(), both->origin.describe(), c.spec->key, key, s.value.to_yaml()));
+        out.set(c.spec->key, std::move(s));
+        continue;
+      }
+      if (const Setting* both = layer.find(c.spec->key); both && c.alias->megatron_dest) {
+        out.set(c.spec->key, std::move(s));
+        continue;
+      }
     }
+    if (c.alias == nullptr && out.find(c.spec->key)) continue;  // its Megatron-LM alias already set it
     out.set(c.spec->key, std::move(s));
   }
   return out;
@@ -67,6 +84,24 @@ ResolvedConfig resolve(const ResolveOptions& options) {
   ExperimentFile exp = read_experiment_file(options.config);
   ResolvedConfig out;
   out.experiment = options.config;
+  out.module = exp.module;
+  if (exp.trainer_class)
+    fail("{}: trainer_class {}: this experiment runs a custom upstream trainer (a diffusion model such as Flux, "
+         "model {}); Primus in C++ trains Megatron's GPT language models",
+         exp.trainer_class_at, printable(*exp.trainer_class), exp.model ? printable(*exp.model) : "not named");
+  if (!exp.ignored_top_level.empty()) {
+    std::string keys;
+    for (const auto& k : exp.ignored_top_level) keys += (keys.empty() ? "" : ", ") + k;
+    out.notes.push_back("outside modules." + exp.module + ".overrides, these top-level settings set nothing (as in "
+                        "upstream Primus, which reads only the module and the run folder's fields): " + keys +
+                        "; move them under modules." + exp.module + ".overrides to apply them");
+  }
+  if (!exp.environment_like.empty()) {
+    std::string keys;
+    for (const auto& k : exp.environment_like) keys += (keys.empty() ? "" : ", ") + k;
+    out.notes.push_back("environment variables written among the overrides set no argument (upstream Primus ignores "
+                        "them too); export them before the run instead: " + keys);
+  }
 
   // 1. Trainer defaults (pre_trainer.yaml -> trainer_base.yaml).
   fs::path exp_dir = options.config.parent_path();
@@ -77,10 +112,10 @@ ResolvedConfig resolve(const ResolveOptions& options) {
   if (exp.model) {
     LoadedPreset model = load_preset_chain({*exp.model, exp_dir, builtin_models_dir(), exp.model_at, Origin::Kind::kPreset});
     out.model_preset = model.path;
-    merged.merge_from(canonical(model.layer));
+    merged.merge_from(canonical(model.layer, &out.notes));
   }
   // 3. The experiment's overrides, 4. the command line.
-  merged.merge_from(canonical(exp.overrides));
+  merged.merge_from(canonical(exp.overrides, &out.notes));
   merged.merge_from(canonical(parse_command_line_overrides(options.overrides)));
   merged = canonical(merged);  // a custom trainer config may hold unknown keys or aliases too
 

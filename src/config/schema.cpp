@@ -39,11 +39,12 @@ struct RawAlias {
   const char* key;
   const char* target;
   const char* note;
+  const char* origin;
 };
 
 const RawAlias kAliases[] = {
 #define PRIMUS_ARGUMENT(...)
-#define PRIMUS_ALIAS(key, target, note) {key, target, note},
+#define PRIMUS_ALIAS(key, target, note, origin) {key, target, note, origin},
 #include "config/generated/arguments.inc"
 #undef PRIMUS_ALIAS
 #undef PRIMUS_ARGUMENT
@@ -153,7 +154,7 @@ Schema::Schema() {
     by_flag_.emplace(hyphenate(s.key), FlagMatch{&s, std::nullopt});
   }
   for (const RawAlias& a : kAliases) {
-    AliasSpec alias{a.key, a.target, false, a.note};
+    AliasSpec alias{a.key, a.target, false, std::string(a.origin) == "megatron", a.note};
     if (alias.target.starts_with("!")) {
       alias.inverted = true;
       alias.target.erase(0, 1);
@@ -261,6 +262,8 @@ void check_choice(const ArgumentSpec& spec, const Value& v, const Origin& where)
 Value Schema::coerce(const ArgumentSpec& spec, const Value& value, const Origin& where) const {
   if (value.is_null()) {
     if (spec.type == ArgType::kBool) return Value{false};  // as Python's None in a flag: off
+    // A key without effect here written as null (upstream's "not set"): its default.
+    if (!spec.nullable() && !spec.acted_on && !spec.refused) return coerce(spec, spec.effective_default(), where);
     if (!spec.nullable())
       fail("{}: {} needs a value ({}); null is not allowed here", where.describe(), spec.key,
            type_description(spec.type));
@@ -268,7 +271,10 @@ Value Schema::coerce(const ArgumentSpec& spec, const Value& value, const Origin&
   }
   if (spec.type == ArgType::kLayerFreq) {
     try {
-      return parse_layer_freq(value, spec.key).to_value();
+      LayerFreq parsed = parse_layer_freq(value, spec.key);
+      // A pattern stays as the user wrote it (([1]*3+[0])*22+...), as upstream keeps it.
+      if (value.is_string() && !parsed.every) return value;
+      return parsed.to_value();
     } catch (const Error& e) {
       fail("{}: {}", where.describe(), e.what());
     }

@@ -52,6 +52,7 @@ struct AliasSpec {
   std::string key;                   // "layernorm_epsilon"
   std::string target;                // "norm_epsilon"
   bool inverted = false;             // use_mamba_mem_eff_path = !disable_mamba_mem_eff_path
+  bool megatron_dest = false;        // Megatron-LM reads this name (layernorm_epsilon), not the canonical one
   std::string note;
 };
 

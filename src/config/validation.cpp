@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "config/args_from_values.hpp"
+#include "config/pipeline_layout.hpp"
 #include "config/range_checks.hpp"
 #include "config/schema.hpp"
 #include "config/split_weights.hpp"
@@ -137,18 +138,43 @@ void check_parallel_layout(Values& v, ResolvedConfig& c, int64_t world) {
            "parallel {} must equal tensor × context parallel = {} (the expert and dense data-parallel sizes must match)",
            v.where("expert_model_parallel_size"), ep, etp, tp * cp);
   }
-  // Pipeline split.
+  // Pipeline split, as Megatron-LM's validate_args (d3528a2) checks it.
   int64_t layers = v.integer("num_layers");
-  if (!v.is_null("decoder_pipeline_manual_split_list")) {
-    const Value& given = v.get("decoder_pipeline_manual_split_list");
-    const Value::List split = given.is_list() ? given.as_list() : Value::List{given};
+  int given = !v.is_null("num_layers_per_virtual_pipeline_stage") + !v.is_null("num_virtual_stages_per_pipeline_rank") +
+              !v.is_null("pipeline_model_parallel_layout");
+  if (given > 1)
+    fail("{}: give at most one of num_layers_per_virtual_pipeline_stage, num_virtual_stages_per_pipeline_rank and "
+         "pipeline_model_parallel_layout",
+         v.where(!v.is_null("pipeline_model_parallel_layout") ? "pipeline_model_parallel_layout"
+                                                              : "num_virtual_stages_per_pipeline_rank"));
+  // Embedding and loss count as layers of the split when Megatron is told to account for them.
+  int64_t counted = layers + v.flag("account_for_embedding_in_pipeline_split") + v.flag("account_for_loss_in_pipeline_split");
+  bool uneven = !v.is_null("decoder_first_pipeline_num_layers") || !v.is_null("decoder_last_pipeline_num_layers");
+  int64_t virtual_stages = 1;
+  if (!v.is_null("pipeline_model_parallel_layout")) {
+    try {
+      PipelineLayout layout = parse_pipeline_layout(v.text("pipeline_model_parallel_layout"));
+      std::optional<int64_t> mtp;
+      if (!v.is_null("mtp_num_layers")) mtp = v.integer("mtp_num_layers");
+      check_pipeline_layout(layout, pp, layers, mtp);
+      virtual_stages = layout.virtual_stages(pp);
+    } catch (const Error& e) {
+      fail("{}: {}", v.where("pipeline_model_parallel_layout"), e.what());
+    }
+  } else if (!v.is_null("decoder_pipeline_manual_split_list")) {
+    const Value& split_value = v.get("decoder_pipeline_manual_split_list");
+    const Value::List split = split_value.is_list() ? split_value.as_list() : Value::List{split_value};
     int64_t sum = 0;
     for (const auto& s : split) sum = checked_add(sum, s.as_int(), "the sum of decoder_pipeline_manual_split_list");
     if (int64_t(split.size()) != pp || sum != layers)
       fail("{}: needs {} entries (one per pipeline stage) adding up to num_layers {}",
            v.where("decoder_pipeline_manual_split_list"), pp, layers);
-  } else if (!v.is_null("decoder_first_pipeline_num_layers") || !v.is_null("decoder_last_pipeline_num_layers")) {
+  } else if (uneven) {
     // Uneven split: the first/last stages take the given counts, the middle ones share the rest.
+    if (!v.is_null("num_layers_per_virtual_pipeline_stage"))
+      fail("{}: with decoder_first/last_pipeline_num_layers, give the virtual pipeline size as "
+           "num_virtual_stages_per_pipeline_rank",
+           v.where("num_layers_per_virtual_pipeline_stage"));
     int64_t first = v.is_null("decoder_first_pipeline_num_layers") ? -1 : v.integer("decoder_first_pipeline_num_layers");
     int64_t last = v.is_null("decoder_last_pipeline_num_layers") ? -1 : v.integer("decoder_last_pipeline_num_layers");
     int64_t fixed = (first >= 0) + (last >= 0);
@@ -158,22 +184,46 @@ void check_parallel_layout(Values& v, ResolvedConfig& c, int64_t world) {
            "over the other {} stages",
            v.where(first >= 0 ? "decoder_first_pipeline_num_layers" : "decoder_last_pipeline_num_layers"), layers, pp,
            rest, pp - fixed);
-  } else if (layers % pp != 0) {
-    fail("{}: num_layers {} is not divisible by pipeline_model_parallel_size {}; set "
-         "decoder_first/last_pipeline_num_layers or decoder_pipeline_manual_split_list for an uneven split",
-         v.where("num_layers"), layers, pp);
+  } else if (counted % pp != 0) {
+    fail("{}: num_layers {}{} is not divisible by pipeline_model_parallel_size {}; set "
+         "decoder_first/last_pipeline_num_layers, pipeline_model_parallel_layout or decoder_pipeline_manual_split_list "
+         "for an uneven split",
+         v.where("num_layers"), layers, counted != layers ? fmt::format(" (+{} for embedding/loss)", counted - layers) : "",
+         pp);
   }
   if (!v.is_null("num_layers_per_virtual_pipeline_stage")) {
     int64_t per_virtual = v.integer("num_layers_per_virtual_pipeline_stage");
-    if (pp <= 2)
-      fail("{}: interleaved pipelining needs pipeline_model_parallel_size > 2",
-           v.where("num_layers_per_virtual_pipeline_stage"));
-    if (per_virtual <= 0 || (layers / pp) % per_virtual != 0)
+    if (per_virtual <= 0 || (counted / pp) % per_virtual != 0)
       fail("{}: layers per pipeline stage ({}) must be divisible by it", v.where("num_layers_per_virtual_pipeline_stage"),
-           layers / pp);
-    v.derive("num_virtual_stages_per_pipeline_rank", Value{layers / pp / per_virtual},
+           counted / pp);
+    virtual_stages = counted / pp / per_virtual;
+    v.derive("num_virtual_stages_per_pipeline_rank", Value{virtual_stages},
              "num_layers / pipeline_model_parallel_size / num_layers_per_virtual_pipeline_stage");
+  } else if (!v.is_null("num_virtual_stages_per_pipeline_rank")) {
+    virtual_stages = v.integer("num_virtual_stages_per_pipeline_rank");
+    if (virtual_stages < 1) fail("{}: must be at least 1", v.where("num_virtual_stages_per_pipeline_rank"));
+  } else if (virtual_stages > 1) {
+    v.derive("num_virtual_stages_per_pipeline_rank", Value{virtual_stages},
+             "stages of pipeline_model_parallel_layout / pipeline_model_parallel_size");
   }
+  if (virtual_stages > 1) {
+    // Megatron: interleaving needs pp > 1 with p2p overlap (its default), pp > 2 without it.
+    const char* culprit = !v.is_null("num_layers_per_virtual_pipeline_stage") ? "num_layers_per_virtual_pipeline_stage"
+                          : !v.is_null("pipeline_model_parallel_layout")       ? "pipeline_model_parallel_layout"
+                                                                               : "num_virtual_stages_per_pipeline_rank";
+    if (v.flag("overlap_p2p_comm") && pp < 2)
+      fail("{}: interleaved pipelining needs pipeline_model_parallel_size > 1", v.where(culprit));
+    if (!v.flag("overlap_p2p_comm") && pp <= 2)
+      fail("{}: interleaved pipelining with overlap_p2p_comm off needs pipeline_model_parallel_size > 2 (Megatron-LM "
+           "sends and receives twice between the same two ranks otherwise); turn overlap_p2p_comm on or add stages",
+           v.where(culprit));
+  }
+  // Upstream writes virtual_pipeline_model_parallel_size, which Megatron derives itself.
+  if (!v.is_null("virtual_pipeline_model_parallel_size") && v.integer("virtual_pipeline_model_parallel_size") != virtual_stages)
+    c.notes.push_back(fmt::format("{}, but the virtual pipeline size Megatron-LM derives here is {} (from {}); the "
+                                  "setting has no effect (upstream Primus drops it too)",
+                                  v.where("virtual_pipeline_model_parallel_size"), virtual_stages,
+                                  given ? "the layout / virtual-stage settings" : "no interleaving setting"));
   if (cp > 1 && v.integer("seq_length") % (2 * cp) != 0)
     fail("{}: seq_length must be divisible by 2 × context_parallel_size = {}", v.where("seq_length"), 2 * cp);
 
@@ -345,7 +395,11 @@ void list_keys_without_effect(ResolvedConfig& c) {
     }
     if (acted_on || s.origin.kind == Origin::Kind::kDefault || s.origin.kind == Origin::Kind::kDerived) continue;
     Value def = schema.coerce(spec, spec.effective_default(), s.origin);
-    if (!(s.value == def)) c.without_effect.push_back(spec.key);
+    if (s.value == def) continue;
+    if (spec.refused)
+      c.refused.push_back(fmt::format("{} = {} ({})", spec.key, s.value.to_yaml(), spec.note));
+    else
+      c.without_effect.push_back(spec.key);
   }
 }
 

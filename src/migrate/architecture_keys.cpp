@@ -11,7 +11,9 @@ const std::vector<std::string> kCore{
     "num_query_groups", "normalization", "norm_epsilon", "apply_layernorm_1p", "swiglu", "squared_relu",
     "openai_gelu", "quick_geglu", "add_bias_linear", "add_qkv_bias", "qk_layernorm",
     "apply_residual_connection_post_layernorm", "untie_embeddings_and_output_weights", "position_embedding_type",
-    "multi_latent_attention", "num_experts", "window_size", "softmax_type", "mtp_num_layers"};
+    "multi_latent_attention", "num_experts", "window_size", "softmax_type", "mtp_num_layers", "model_type",
+    "is_hybrid_model", "hybrid_override_pattern", "experimental_attention_variant", "linear_attention_freq",
+    "lfm_layer_types"};
 const std::vector<std::string> kRope{"rotary_base", "rotary_percent", "rotary_interleaved", "use_rope_scaling",
                                      "rope_scaling_factor", "no_rope_freq"};
 const std::vector<std::string> kExperts{"moe_ffn_hidden_size", "moe_layer_freq", "moe_router_topk",
@@ -76,6 +78,27 @@ std::vector<std::string> architecture_differences(const ValueMap& a, const Value
     if (!equal) out.push_back(key);
   }
   return out;
+}
+
+int architecture_weight(const std::string& key, const ValueMap& a, const ValueMap& b) {
+  static const std::vector<std::string> kind{"model_type", "multi_latent_attention", "is_hybrid_model",
+                                             "hybrid_override_pattern", "experimental_attention_variant",
+                                             "linear_attention_freq", "lfm_layer_types"};
+  static const std::vector<std::string> family{"normalization", "swiglu", "squared_relu", "openai_gelu", "quick_geglu",
+                                               "position_embedding_type", "add_position_embedding", "softmax_type"};
+  static const std::vector<std::string> attention{"group_query_attention", "qk_layernorm", "add_bias_linear",
+                                                  "add_qkv_bias", "untie_embeddings_and_output_weights",
+                                                  "apply_residual_connection_post_layernorm", "window_size",
+                                                  "apply_layernorm_1p", "mtp_num_layers"};
+  auto in = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), key) != v.end(); };
+  if (in(kind)) return kKindWeight;
+  if (key == "num_experts") {  // experts or not is the model's kind; their number is a size
+    bool ea = set(a, "num_experts"), eb = set(b, "num_experts");
+    return ea != eb ? kKindWeight : 1;
+  }
+  if (in(family)) return 20;
+  if (in(attention)) return 5;
+  return 1;
 }
 
 }  // namespace primus::migrate

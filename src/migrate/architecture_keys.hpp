@@ -23,4 +23,10 @@ std::vector<std::string> relevant_architecture_keys(const ValueMap& a, const Val
 // Keys of `relevant_architecture_keys(a, b)` whose values differ.
 std::vector<std::string> architecture_differences(const ValueMap& a, const ValueMap& b);
 
+// How much a differing key changes what the model is: 100 for its kind (model_type, latent
+// attention, experts or not, hybrid/linear-attention layers), 20 for the norm, activation and
+// position embedding, 5 for attention details (GQA, QK-norm, biases, tied embeddings), 1 for sizes.
+int architecture_weight(const std::string& key, const ValueMap& a, const ValueMap& b);
+constexpr int kKindWeight = 100;
+
 }  // namespace primus::migrate

@@ -146,7 +146,12 @@ MigrationResult migrate(const MigrationRequest& request) {
 
   ScratchDir scratch;
   fs::path trial = scratch.path();
-  PresetMatch match = match_preset(megatron.final_values, trial);
+  // What may name the model's family: the tokenizer and the script's own name.
+  std::string hints = request.source + " " + request.default_stem;
+  for (const char* key : {"tokenizer_model", "tokenizer_type"})
+    if (megatron.final_values.at(key).is_string()) hints += " " + megatron.final_values.at(key).as_string();
+  PresetMatch match = match_preset(megatron.final_values, trial, hints);
+  result.family_note = match.family_note;
 
   // Names of the files to write.
   std::string preset_name, stem;
@@ -193,6 +198,7 @@ MigrationResult migrate(const MigrationRequest& request) {
       fmt::format("Model: {} ({}).", result.model, result.zoo_match ? result.match_explanation : "written alongside"),
       "The overrides hold only what differs from the model preset and Primus' trainer defaults",
       "(pre_trainer.yaml), including the Megatron-LM defaults the script relied on."};
+  if (!result.family_note.empty()) text.header.insert(text.header.begin() + 5, "Note: " + result.family_note + ".");
   for (const auto& u : flags.unknown)
     text.trailing.push_back(fmt::format("unknown to this engine, kept from the script: {}", u.text()));
 

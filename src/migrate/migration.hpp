@@ -30,6 +30,7 @@ struct MigrationResult {
   std::string model;                    // the preset the experiment names
   bool zoo_match = false;
   std::string match_explanation;
+  std::string family_note;              // the script's own family came close (PresetMatch::family_note)
   std::vector<UnknownFlag> unknown;
   std::vector<std::string> conversions; // "--recompute-activations -> recompute_granularity: selective"
   std::vector<std::string> script_keys; // keys the script's flags set

@@ -14,6 +14,7 @@ std::string summarize(const MigrationRequest& request, const MigrationResult& r)
                      r.preset_file ? " and " + r.preset_file->string() : "");
   out += fmt::format("proof      {}\n", r.proof.describe());
   out += fmt::format("model      {} ({})\n", r.model, r.match_explanation);
+  if (!r.family_note.empty()) out += fmt::format("note       {}\n", r.family_note);
   out += fmt::format("           {} layers, hidden {}, ffn {}, {} heads / {} query groups{}, seq {}\n", i("num_layers"),
                      i("hidden_size"), i("ffn_hidden_size"), i("num_attention_heads"), i("num_query_groups"),
                      v("num_experts").is_null() ? "" : fmt::format(", {} experts top-{}", i("num_experts"), i("moe_router_topk")),

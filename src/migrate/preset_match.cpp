@@ -1,6 +1,7 @@
 #include "migrate/preset_match.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <deque>
 #include <set>
 
@@ -58,6 +59,21 @@ std::string family_base_of(const fs::path& preset) {
   return generic.empty() ? preset.filename().string() : generic;
 }
 
+// "Meta-Llama-3-70B" -> "metallama370b": hints and family names compared without case or punctuation.
+std::string squash(const std::string& text) {
+  std::string out;
+  for (char c : text)
+    if (std::isalnum(static_cast<unsigned char>(c))) out += char(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// A preset's family from its family base ("llama3_base.yaml" -> "llama3"), "" for the generic root.
+std::string family_of(const std::string& family_base) {
+  std::string stem = fs::path(family_base).stem().string();
+  if (!stem.ends_with("_base") || stem == "llama_base") return "";
+  return squash(stem.substr(0, stem.size() - 5));
+}
+
 std::string show(const ValueMap& m, const std::string& key) {
   auto it = m.find(key);
   return it == m.end() ? "unset" : it->second.to_yaml();
@@ -94,7 +110,8 @@ std::string PresetMatch::explain_closest(const ValueMap& megatron) const {
   return fmt::format("closest zoo preset: {} ({})", c.name, diffs);
 }
 
-PresetMatch match_preset(const ValueMap& megatron, const fs::path& scratch) {
+PresetMatch match_preset(const ValueMap& megatron, const fs::path& scratch, const std::string& family_hints) {
+  const std::string hints = squash(family_hints);
   PresetMatch match;
   std::vector<fs::path> presets;
   std::error_code ec;
@@ -112,6 +129,14 @@ PresetMatch match_preset(const ValueMap& megatron, const fs::path& scratch) {
       continue;  // a preset that does not resolve on its own cannot be the match
     }
     c.architecture_differences = architecture_differences(megatron, c.values);
+    for (const auto& key : c.architecture_differences) {
+      int w = architecture_weight(key, megatron, c.values);
+      c.distance += w;
+      if (w >= kKindWeight) c.kind_distance += w;
+    }
+    c.family_base = family_base_of(path);
+    std::string family = family_of(c.family_base);
+    c.same_family = !family.empty() && hints.find(family) != std::string::npos;
     for (const auto& [key, value] : megatron) {
       auto it = c.values.find(key);
       if (is_compared_key(key) && !is_architecture_key(key) && it != c.values.end() && !(it->second == value))
@@ -120,12 +145,34 @@ PresetMatch match_preset(const ValueMap& megatron, const fs::path& scratch) {
     match.ranking.push_back(std::move(c));
   }
   if (match.ranking.empty()) fail("{}: no model preset could be resolved", config::builtin_models_dir().string());
+  // Exact matches first; then presets of the model's kind, its family before others, the closest
+  // by weighted distance.
   std::stable_sort(match.ranking.begin(), match.ranking.end(), [](const PresetCandidate& a, const PresetCandidate& b) {
-    if (a.architecture_differences.size() != b.architecture_differences.size())
-      return a.architecture_differences.size() < b.architecture_differences.size();
+    bool ea = a.architecture_differences.empty(), eb = b.architecture_differences.empty();
+    if (ea != eb) return ea;
+    if (a.kind_distance != b.kind_distance) return a.kind_distance < b.kind_distance;
+    if (a.same_family != b.same_family) return a.same_family;
+    if (a.distance != b.distance) return a.distance < b.distance;
     return a.other_differences < b.other_differences;
   });
-  match.family_base = family_base_of(match.best().path);
+  match.family_base = match.best().family_base;
+  // The script names a family other than the one that matched: say how close that family came.
+  if (!match.best().same_family && !hints.empty()) {
+    for (const auto& c : match.ranking) {
+      if (!c.same_family || c.kind_distance > 0 || c.architecture_differences.empty() ||
+          c.architecture_differences.size() > 2)
+        continue;
+      std::string diffs;
+      for (const auto& key : c.architecture_differences)
+        diffs += fmt::format("{}{} {} here, {} there", diffs.empty() ? "" : "; ", key, show(megatron, key),
+                             show(c.values, key));
+      match.family_note = fmt::format(
+          "the script names the {} family (its tokenizer or file name), and {} differs from it only in {}: {}",
+          fs::path(c.family_base).stem().string().substr(0, fs::path(c.family_base).stem().string().size() - 5),
+          c.name, c.architecture_differences.size() == 1 ? "one key" : "two keys", diffs);
+      break;
+    }
+  }
   return match;
 }
 

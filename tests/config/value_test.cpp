@@ -49,6 +49,10 @@ TEST(ConfigLayerFreq, ListExpressionsExpandWithoutEvaluatingCode) {
   EXPECT_EQ(f.to_value(), Value{"([0]*3+[1]*58)"});
   EXPECT_EQ(parse_layer_freq(Value{"[0, 1, 1]"}, "k").pattern, (std::vector<int64_t>{0, 1, 1}));
   EXPECT_EQ(parse_layer_freq(Value{"[1,0]*2"}, "k").pattern, (std::vector<int64_t>{1, 0, 1, 0}));
+  // Groups repeat too, as in Kimi K3's linear_attention_freq.
+  EXPECT_EQ(parse_layer_freq(Value{"([1]*2+[0])*2+[1]"}, "k").pattern, (std::vector<int64_t>{1, 1, 0, 1, 1, 0, 1}));
+  EXPECT_EQ(parse_layer_freq(Value{"(([0]+[1])*2)*2"}, "k").pattern.size(), 8u);
+  EXPECT_THROW(parse_layer_freq(Value{"[1]*99999999999"}, "k"), primus::Error);
   EXPECT_EQ(*parse_layer_freq(Value{int64_t{2}}, "k").every, 2);
   auto every2 = parse_layer_freq(Value{int64_t{2}}, "k").per_layer(4);
   EXPECT_EQ(every2, (std::vector<bool>{true, false, true, false}));

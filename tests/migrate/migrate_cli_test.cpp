@@ -30,9 +30,9 @@ TEST(MigrateCli, LlamaScriptThenConfigShowGivesTheSameArchitectureAndLayout) {
                        "TP=2", "--output", dir.path().string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("proof      lossless: "), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("model      llama3.1_8B.yaml (zoo preset"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("model      llama3_8B.yaml (zoo preset"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("TP 2 x PP 1 x CP 1 x DP 4"), std::string::npos) << r.output;
-  auto file = dir.path() / "llama3.1_8B-pretrain.yaml";
+  auto file = dir.path() / "llama3_8B-pretrain.yaml";
   ASSERT_TRUE(std::filesystem::exists(file));
 
   auto shown = show_json({"--config", file.string(), "--world-size", "8"});

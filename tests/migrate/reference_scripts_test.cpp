@@ -18,9 +18,11 @@ TEST(MigrateReferenceScripts, Llama8BWithTensorParallel2UsesTheZooPreset) {
   EXPECT_TRUE(m.result.proof.lossless()) << m.result.proof.describe();
   EXPECT_GT(m.result.proof.identical, 500u);
   EXPECT_TRUE(m.result.zoo_match);
-  EXPECT_EQ(m.result.model, "llama3.1_8B.yaml");
+  // The script leaves Llama 3.1's RoPE scaling off (no --use-rope-scaling): it is Llama 3 8B with a
+  // 128k context, not llama3.1_8B (whose preset scales RoPE as the real model does).
+  EXPECT_EQ(m.result.model, "llama3_8B.yaml");
   EXPECT_FALSE(m.result.preset_file);
-  EXPECT_EQ(m.result.experiment_file.filename(), "llama3.1_8B-pretrain.yaml");
+  EXPECT_EQ(m.result.experiment_file.filename(), "llama3_8B-pretrain.yaml");
   EXPECT_EQ(m.result.world_size, 8);
   EXPECT_EQ(m.integer("tensor_model_parallel_size"), 2);
   EXPECT_EQ(m.integer("data_parallel_size"), 4);
@@ -36,7 +38,7 @@ TEST(MigrateReferenceScripts, Llama8BWithTensorParallel2UsesTheZooPreset) {
   EXPECT_EQ(m.value("tokenizer_type"), Value{"HuggingFaceTokenizer"});
 
   std::string text = read_text(m.result.experiment_file);
-  EXPECT_NE(text.find("    model: llama3.1_8B.yaml\n"), std::string::npos);
+  EXPECT_NE(text.find("    model: llama3_8B.yaml\n"), std::string::npos);
   EXPECT_NE(text.find("    config: pre_trainer.yaml\n"), std::string::npos);
   EXPECT_NE(text.find("      # parallelism\n      tensor_model_parallel_size: 2\n"), std::string::npos) << text;
   // Presets, not copies: the architecture stays in the preset.
@@ -51,7 +53,7 @@ TEST(MigrateReferenceScripts, Llama70BOnTwoNodesWithPipelineParallelism) {
   auto m = migrate_script(reference_script("train_llama3_style.sh"),
                           {"MODEL_SIZE=70", "TP=8", "PP=2", "NNODES=2", "BS=64"}, dir.path());
   EXPECT_TRUE(m.result.proof.lossless()) << m.result.proof.describe();
-  EXPECT_EQ(m.result.model, "llama3.1_70B.yaml");
+  EXPECT_EQ(m.result.model, "llama3_70B.yaml");  // RoPE scaling off: see above
   EXPECT_EQ(m.result.world_size, 16);
   EXPECT_EQ(m.integer("pipeline_model_parallel_size"), 2);
   EXPECT_EQ(m.integer("data_parallel_size"), 1);
