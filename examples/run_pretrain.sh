@@ -11,7 +11,7 @@ Usage: EXP=path/to/experiment.yaml [VAR=...] bash $(basename "$0") [overrides...
 
 Environment variables:
     EXP                    experiment file (required)
-    NNODES=1               number of machines
+    NNODES=1               number of machines (inside a Slurm allocation: the allocation's)
     NODE_RANK=0            this machine's index (processes are started from node 0; see below)
     GPUS_PER_NODE=8        processes per machine (one per socket or core group on CPUs)
     MASTER_ADDR=localhost  the machine that starts the job (node 0)
@@ -38,6 +38,8 @@ if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
   exit 0
 fi
 
+# Inside a Slurm allocation the node count defaults to the allocation's.
+if [[ -z "${NNODES:-}" && -n "${SLURM_JOB_ID:-}" && -n "${SLURM_NNODES:-}" ]]; then NNODES=$SLURM_NNODES; fi
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
