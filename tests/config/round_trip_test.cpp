@@ -27,7 +27,9 @@ TEST_P(RoundTrip, ShownYamlResolvesToTheSameValues) {
 
 INSTANTIATE_TEST_SUITE_P(Examples, RoundTrip,
                          ::testing::Values("tiny_llama-pretrain.yaml", "tiny_mixtral-pretrain.yaml",
-                                           "tiny_deepseek-pretrain.yaml", "llama3.1_8B-pretrain.yaml"),
+                                           "tiny_deepseek-pretrain.yaml", "tiny_deepseek_v3-pretrain.yaml",
+                                           "tiny_qwen3-pretrain.yaml", "tiny_qwen3_moe-pretrain.yaml",
+                                           "llama3.1_8B-pretrain.yaml"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& ch : n)

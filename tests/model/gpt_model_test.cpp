@@ -181,6 +181,8 @@ TEST(GPTModel, RejectsFeaturesItDoesNotHave) {
   expect_error(resolve("tiny_mixtral-pretrain.yaml", {"--moe-input-jitter-eps", "0.01"}), "moe_input_jitter_eps");
   EXPECT_NO_THROW(ModelConfig::from_args(resolve("tiny_mixtral-pretrain.yaml", {}).args, 32000));
   EXPECT_NO_THROW(ModelConfig::from_args(resolve("tiny_deepseek-pretrain.yaml", {}).args, 32000));
+  EXPECT_NO_THROW(ModelConfig::from_args(resolve("tiny_qwen3-pretrain.yaml", {}).args, 32000));
+  EXPECT_NO_THROW(ModelConfig::from_args(resolve("tiny_qwen3_moe-pretrain.yaml", {}).args, 32000));
   expect_error(resolve("tiny_llama-pretrain.yaml", {"--hidden-dropout", "0.1"}), "dropout");
   expect_error(resolve("tiny_llama-pretrain.yaml", {"--position-embedding-type", "learned_absolute"}),
                "position_embedding_type 'learned_absolute'");
