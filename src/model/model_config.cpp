@@ -36,6 +36,13 @@ void read_moe(const config::Args& a, ModelConfig& c) {
     m.capacity_factor = *a.moe_expert_capacity_factor;
   m.drop_by_position = a.moe_token_drop_policy == "position";
   m.pad_to_capacity = a.moe_pad_expert_input_to_capacity;
+  // Expert parallelism: which collective carries tokens to their experts' ranks (the same results).
+  if (a.moe_token_dispatcher_type == "allgather") m.dispatcher = TokenDispatcherType::AllGather;
+  else if (a.moe_token_dispatcher_type == "alltoall") m.dispatcher = TokenDispatcherType::AllToAll;
+  else
+    fail("moe_token_dispatcher_type '{}' is not supported by this engine (flex needs DeepEP/HybridEP on GPUs; "
+         "alltoall_seq was folded into alltoall upstream); use alltoall or allgather",
+         a.moe_token_dispatcher_type);
   if (a.moe_router_dtype == "fp64") unsupported("moe_router_dtype fp64 (use fp32)");
   m.router_fp32 = a.moe_router_dtype == "fp32";
   const auto& types = a.moe_router_load_balancing_type;
@@ -101,14 +108,12 @@ void read_mla(const config::Args& a, ModelConfig& c) {
 
 ModelConfig ModelConfig::from_args(const config::Args& a, std::int64_t vocab_size) {
   // Features of the product that this engine does not implement yet: refuse, never pretend.
-  if (a.tensor_model_parallel_size > 1 && a.num_experts &&
-      a.expert_tensor_parallel_size.value_or(a.tensor_model_parallel_size) != 1)
-    fail("expert_tensor_parallel_size {} is not supported by this engine: with tensor parallelism its experts are "
-         "whole on every rank; set expert_tensor_parallel_size: 1",
+  if (a.num_experts && a.expert_tensor_parallel_size.value_or(a.tensor_model_parallel_size) != 1)
+    fail("expert_tensor_parallel_size {} is not supported by this engine: each expert is held whole by the rank "
+         "that owns it (split experts over ranks with expert_model_parallel_size); set expert_tensor_parallel_size: 1",
          a.expert_tensor_parallel_size.value_or(a.tensor_model_parallel_size));
   // Context parallelism: every cp_comm_type computes the same attention; this engine always passes
   // K/V around a ring of the CP group (p2p; model/context_parallel_attention.hpp).
-  if (a.expert_model_parallel_size > 1) unsupported("expert parallelism (expert_model_parallel_size > 1)");
   if (a.attention_dropout != 0.0 || a.hidden_dropout != 0.0)
     unsupported("dropout (attention_dropout / hidden_dropout other than 0)");
   if (a.position_embedding_type != "rope") unsupported("position_embedding_type '" + a.position_embedding_type + "'");

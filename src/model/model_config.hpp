@@ -25,6 +25,9 @@ struct LayerSpec {
 // Megatron-Core's load-balancing losses of the router (moe_router_load_balancing_type).
 enum class LoadBalancing { Aux, SeqAux, GlobalAux };
 
+// Megatron-Core's moe_token_dispatcher_type (matters under expert parallelism only).
+enum class TokenDispatcherType { AllGather, AllToAll };
+
 struct MoeConfig {
   std::int64_t experts = 0;
   std::int64_t topk = 0;
@@ -43,6 +46,7 @@ struct MoeConfig {
   bool drop_by_position = false;           // moe_token_drop_policy position (else probs)
   bool pad_to_capacity = false;
   bool router_fp32 = false;                // moe_router_dtype fp32 (bf16 runs: router GEMM in fp32)
+  TokenDispatcherType dispatcher = TokenDispatcherType::AllGather;
 };
 
 // DeepSeek's multi-latent attention (Megatron-Core's MLASelfAttention).

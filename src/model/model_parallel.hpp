@@ -1,4 +1,4 @@
-// How this process' copy of the model is split (tensor, sequence and context parallelism), and the
+// How this process' copy of the model is split (tensor, sequence, context and expert parallelism), and the
 // communicators the blocks use at their boundaries. A default ModelParallel is one process: every
 // group is this process alone and every collective is a no-op.
 #pragma once
@@ -13,6 +13,7 @@ struct ModelParallel {
   parallel::Communicator* cp = nullptr;        // context-parallel group: attention's K/V ring
   parallel::Communicator* tp_cp = nullptr;     // MoE aux-loss token counts (Megatron: tensor × context)
   parallel::Communicator* tp_dp_cp = nullptr;  // global_aux_loss token counts (tensor × data × context)
+  parallel::Communicator* ep = nullptr;        // expert-model-parallel group: owners of the routed experts
 
   int tp_size() const { return tp ? tp->size() : 1; }
   int tp_rank() const { return tp ? tp->rank() : 0; }
@@ -24,6 +25,9 @@ struct ModelParallel {
   parallel::Communicator& tp_group() const { return tp ? *tp : self(); }
   parallel::Communicator& tp_cp_group() const { return tp_cp ? *tp_cp : self(); }
   parallel::Communicator& tp_dp_cp_group() const { return tp_dp_cp ? *tp_dp_cp : self(); }
+  parallel::Communicator& ep_group() const { return ep ? *ep : self(); }
+  int ep_size() const { return ep ? ep->size() : 1; }
+  int ep_rank() const { return ep ? ep->rank() : 0; }
   // Sequence-parallel ranks hold 1/sp of each sequence's positions.
   int sp() const { return sequence_parallel ? tp_size() : 1; }
 

@@ -122,8 +122,13 @@ void DistributedDataParallel::start_grad_sync(int index) {
   if (s.grad_started) fail("internal: bucket {} reduced twice in one step", index);
   s.grad_started = true;
   started_order_.push_back(index);
-  if (s.group->size() == 1) return;  // nothing to reduce; scaling factors are 1
   float* g = grads_ + b.begin;
+  if (s.group->size() == 1) {
+    // Nothing to reduce; but an expert region whose expert-data-parallel group is this rank alone
+    // (expert parallelism over all data-parallel ranks) still takes the data-parallel average's 1/|dp×cp|.
+    if (const float f = s.pre_scale * s.post_scale; f != 1.0f) kernels::scale(g, f, b.numel());
+    return;
+  }
   if (s.pre_scale != 1.0f) kernels::scale(g, s.pre_scale, b.numel());
   if (!staging_.size()) {
     s.grad_request = config_.use_distributed_optimizer ? s.group->ireduce_scatter(g, b.shard_size, index)

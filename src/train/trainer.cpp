@@ -15,6 +15,7 @@
 #include "parallel/mpi_runtime.hpp"
 #include "parallel/pipeline_layout.hpp"
 #include "train/auxiliary_losses.hpp"
+#include "train/expert_dispatch_report.hpp"
 #include "train/flops.hpp"
 #include "train/memory_check.hpp"
 #include "train/nonfinite_step.hpp"
@@ -100,7 +101,8 @@ Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* 
     // Context parallelism: attention passes K/V around the cp group (model/context_parallel_attention.hpp).
     const model::ModelParallel model_parallel{&state_.tp(), a.sequence_parallel, &state_.cp(),
                                               &state_.group(parallel::GroupKind::TensorAndContextParallel),
-                                              &state_.group(parallel::GroupKind::TensorAndDataParallelWithCp)};
+                                              &state_.group(parallel::GroupKind::TensorAndDataParallelWithCp),
+                                              &state_.ep()};
     // Pipeline parallelism: this rank's model chunks (virtual stages) and the schedule's number of
     // micro-batches in flight, which sizes the activation slots.
     const parallel::PipelineSplit split(parallel::PipelineSplitOptions::from_args(a));
@@ -147,21 +149,21 @@ Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* 
     for (const parallel::Communicator* g : region_groups) dp_ranks.push_back(g->rank());
     for (const parallel::ParamPiece& piece : parallel::optimizer_pieces(*buffer_, dp_ranks)) {
       const auto& info = model_->layout().params()[static_cast<std::size_t>(piece.param)];
-      // Each parameter counts once in the norm (Megatron's clip_grads): a tensor replicated across
-      // the tensor-parallel group (norms, routers) only on its tensor-parallel rank 0 — the
-      // expert-tensor-parallel rank for experts.
+      // Each parameter counts once in the norm over the world (Megatron's clip_grads, whose dense and
+      // expert parts reduce over their model-parallel groups): a tensor replicated across the
+      // tensor-parallel group (norms, routers) only on tensor-parallel rank 0, and, without the
+      // distributed optimizer (whose shards already partition the parameters), only on the first
+      // rank of the data-parallel group that reduces it — for experts (held whole by their
+      // expert-parallel rank), the expert-data-parallel group.
       const parallel::RankCoordinates& at = state_.coordinates();
+      const bool expert = info.group == model::ParamGroup::Expert;
+      const bool first_replica = ddp_config.use_distributed_optimizer || (expert ? at.expert_dp == 0 : dp_cp.rank() == 0);
       // The last pipeline stage's copy of shared word embeddings counts on the first stage only.
-      const bool counted =
-          (info.tensor_parallel || (info.group == model::ParamGroup::Expert ? at.expert_tp == 0 : at.tp == 0)) &&
-          !(model_->holds_embedding_copy() && piece.param == model_->embedding_weight());
+      const bool counted = first_replica && (expert ? at.expert_tp == 0 : info.tensor_parallel || at.tp == 0) &&
+                           !(model_->holds_embedding_copy() && piece.param == model_->embedding_weight());
       ranges.push_back({piece.begin, piece.numel(), info.decay, counted});
     }
-    // With the distributed optimizer the shards of all ranks partition the parameters, so the norm
-    // reduces over the world; without it every data-parallel rank holds all of them and the norm
-    // reduces over the model-parallel group only (Megatron: clip_grads over the DistOpt instance
-    // group or the model-parallel group).
-    parallel::Communicator& norm_group = ddp_config.use_distributed_optimizer ? world : state_.mp();
+    parallel::Communicator& norm_group = world;
     optimizer_ = std::make_unique<Optimizer>(OptimizerConfig::from_args(a), *model_, std::move(ranges), norm_group);
 
     const bool wrap = a.dataloader_type.value_or("single") == "cyclic";
@@ -407,6 +409,8 @@ TrainingSummary Trainer::run() {
   }
   ddp_->finish_param_sync();
   log_pipeline_bubble();
+  const ExpertDispatchReport dispatch = expert_dispatch_report(*model_, a, iteration_, state_.world());
+  if (!dispatch.empty) log.note(dispatch.line());
   summary.iterations = iteration_;
   summary.seconds = monotonic_seconds() - start;
   if (!token_rates.empty()) {

@@ -179,7 +179,11 @@ TEST(GPTModel, RejectsFeaturesItDoesNotHave) {
   expect_error(resolve("tiny_mixtral-pretrain.yaml", {"--moe-router-load-balancing-type", "sinkhorn"}),
                "moe_router_load_balancing_type 'sinkhorn'");
   expect_error(resolve("tiny_mixtral-pretrain.yaml", {"--moe-input-jitter-eps", "0.01"}), "moe_input_jitter_eps");
+  expect_error(resolve("tiny_mixtral-pretrain.yaml", {"--moe-token-dispatcher-type", "flex"}),
+               "moe_token_dispatcher_type 'flex'");
   EXPECT_NO_THROW(ModelConfig::from_args(resolve("tiny_mixtral-pretrain.yaml", {}).args, 32000));
+  EXPECT_NO_THROW(
+      ModelConfig::from_args(resolve("tiny_mixtral-pretrain.yaml", {"--moe-token-dispatcher-type", "alltoall"}).args, 32000));
   EXPECT_NO_THROW(ModelConfig::from_args(resolve("tiny_deepseek-pretrain.yaml", {}).args, 32000));
   EXPECT_NO_THROW(ModelConfig::from_args(resolve("tiny_qwen3-pretrain.yaml", {}).args, 32000));
   EXPECT_NO_THROW(ModelConfig::from_args(resolve("tiny_qwen3_moe-pretrain.yaml", {}).args, 32000));

@@ -4,19 +4,24 @@
 
 #include <fmt/format.h>
 
+#include "core/error.hpp"
 #include "kernels/activation.hpp"
 
 namespace primus::model {
 
 Experts::Experts(const BuildContext& ctx, const std::string& prefix, std::int64_t max_rows, BufferPlan& saved,
                  BufferPlan& scratch)
-    : c_(ctx.config), E_(ctx.config.moe.experts), ffn_(ctx.config.moe.ffn) {
+    : c_(ctx.config), E_(ctx.config.moe.experts / ctx.parallel.ep_size()), ffn_(ctx.config.moe.ffn) {
+  if (E_ * ctx.parallel.ep_size() != ctx.config.moe.experts)
+    fail("num_experts {} is not divisible by expert_model_parallel_size {}", ctx.config.moe.experts,
+         ctx.parallel.ep_size());
+  const std::int64_t first = E_ * ctx.parallel.ep_rank();
   const ModelConfig& c = c_;
   const std::int64_t h = c.hidden, fc1 = fc1_width();
   const float out_std = c.init_std / std::sqrt(2.0f * static_cast<float>(c.num_layers));
   ParameterLayout& L = ctx.layout;
   for (std::int64_t e = 0; e < E_; ++e) {
-    const std::string p = fmt::format("{}local_experts.{}.", prefix, e);
+    const std::string p = fmt::format("{}local_experts.{}.", prefix, first + e);
     fc1_w_.push_back(L.add({.name = p + "linear_fc1.weight", .global_rows = fc1, .global_cols = h, .init_std = c.init_std,
                             .group = ParamGroup::Expert, .tensor_parallel = true}));
     fc1_b_.push_back(c.linear_bias ? L.add({.name = p + "linear_fc1.bias", .global_rows = fc1, .decay = false,

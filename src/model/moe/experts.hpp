@@ -3,6 +3,9 @@
 // dispatched rows; the routing probability multiplies each row after the activation, before fc2
 // (as Megatron's experts apply it). Each expert's weights are separate parameters
 // (mlp.experts.local_experts.{e}.linear_fc1.weight, ...) in the expert region of the flat buffer.
+// Under expert parallelism this rank holds experts [ep_rank·E/ep, (ep_rank+1)·E/ep) only, named by
+// their global index e (Megatron's sharded checkpoint names), and the plan's counts/offsets are
+// over those local experts (the exchange has brought their rows here).
 //
 // Shapes: rows [R, h] in, [R, h] out; fc1 [R, fc1] (2f for SwiGLU); act [R, f]; R = dispatched rows.
 #pragma once
@@ -17,7 +20,7 @@ namespace primus::model {
 
 class Experts {
  public:
-  // prefix: "decoder.layers.{i}.mlp.experts."; max_rows: the dispatcher's bound.
+  // prefix: "decoder.layers.{i}.mlp.experts."; max_rows: the bound on rows reaching this rank's experts.
   Experts(const BuildContext& ctx, const std::string& prefix, std::int64_t max_rows, BufferPlan& saved,
           BufferPlan& scratch);
 
@@ -32,7 +35,7 @@ class Experts {
   LinearWeights fc2_weights(const StageWeights& w, std::int64_t e) const;
 
   const ModelConfig& c_;
-  std::int64_t E_, ffn_;
+  std::int64_t E_, ffn_;                      // E_: this rank's (local) experts
   std::vector<ParamId> fc1_w_, fc1_b_, fc2_w_, fc2_b_;
   std::int64_t fc1_, act_;                    // saved [R_max, ...]
   std::int64_t act_p_, d_act_, d_fc1_;        // scratch

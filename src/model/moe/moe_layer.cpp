@@ -19,11 +19,12 @@ MoeLayer::MoeLayer(const BuildContext& ctx, const std::string& prefix, BufferPla
       local_ctx_(local_context(ctx)),
       router_(local_ctx_, prefix + "router.", saved, scratch_),
       dispatcher_(local_ctx_, saved),
-      experts_(local_ctx_, prefix + "experts.", dispatcher_.max_rows(), saved, scratch_) {
+      exchange_(ctx.parallel.ep_size() > 1 ? ExpertExchange::create(local_ctx_, dispatcher_, saved, scratch_) : nullptr),
+      experts_(local_ctx_, prefix + "experts.", expert_rows(), saved, scratch_) {
   const ModelConfig& c = c_;
   if (ctx.parallel.tp_size() > 1 && !ctx.parallel.sequence_parallel)
     fail("mixture-of-experts layers with tensor_model_parallel_size > 1 need sequence_parallel (as in Megatron)");
-  const std::int64_t T = local_ctx_.tokens(), h = c.hidden, R = dispatcher_.max_rows(), K = c.moe.topk;
+  const std::int64_t T = local_ctx_.tokens(), h = c.hidden, R = expert_rows(), K = c.moe.topk;
   rows_ = saved.add(R * h);
   out_rows_ = scratch_.add(R * h);
   d_rows_ = scratch_.add(R * h);
@@ -72,9 +73,15 @@ void MoeLayer::forward(const BlockCall& full_call, const float* x, float* y) {
   }
   float* rows = call.at_saved(rows_);
   float* out = call.at_scratch(out_rows_);
-  dispatcher_.permute(call, x, rows);
-  experts_.forward(call, plan, rows, out);
-  dispatcher_.unpermute(call, out, y);
+  if (exchange_) {
+    exchange_->dispatch(call, plan, x, rows);
+    experts_.forward(call, exchange_->local_plan(call), rows, out);
+    exchange_->combine(call, plan, out, y);
+  } else {
+    dispatcher_.permute(call, x, rows);
+    experts_.forward(call, plan, rows, out);
+    dispatcher_.unpermute(call, out, y);
+  }
   if (!shared_) return;
   float* sh = call.at_saved(shared_out_);
   shared_->forward(shared_call(full_call), x, sh);
@@ -101,11 +108,18 @@ void MoeLayer::backward(const BlockCall& full_call, const float* x, const float*
   float* dout = call.at_scratch(out_rows_);
   float* drows = call.at_scratch(d_rows_);
   float* dprob_row = call.at_scratch(dprob_row_);
-  dispatcher_.unpermute_backward(call, dy, dout);
-  experts_.backward(call, plan, call.at_saved(rows_), dout, drows, dprob_row);
-  dispatcher_.permute_backward(call, drows, dx);
   float* dprobs = call.at_scratch(dprobs_);
-  for (std::int64_t i = 0; i < T * K; ++i) dprobs[i] = plan.row_of_slot[i] >= 0 ? dprob_row[plan.row_of_slot[i]] : 0.0f;
+  if (exchange_) {
+    exchange_->combine_backward(call, plan, dy, dout);
+    experts_.backward(call, exchange_->local_plan(call), call.at_saved(rows_), dout, drows, dprob_row);
+    exchange_->dispatch_backward(call, plan, drows, dprob_row, dx, dprobs);
+  } else {
+    dispatcher_.unpermute_backward(call, dy, dout);
+    experts_.backward(call, plan, call.at_saved(rows_), dout, drows, dprob_row);
+    dispatcher_.permute_backward(call, drows, dx);
+    for (std::int64_t i = 0; i < T * K; ++i)
+      dprobs[i] = plan.row_of_slot[i] >= 0 ? dprob_row[plan.row_of_slot[i]] : 0.0f;
+  }
   router_.backward(call, x, dprobs, dx);
   if (!shared_) return;
   const float* sh = call.at_saved(shared_out_);

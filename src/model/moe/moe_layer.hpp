@@ -10,6 +10,11 @@
 // Under sequence parallelism (required with tensor parallelism, as in Megatron) the routed part
 // works on the rank's own tokens with whole experts (expert tensor parallelism 1); the shared
 // experts are a tensor-parallel MLP over the gathered sequence.
+//
+// Under expert parallelism (expert_model_parallel_size > 1) this rank holds E/ep of the routed
+// experts; routing and planning stay on the rank's own tokens and an ExpertExchange (all-to-all or
+// all-gather, moe_token_dispatcher_type) carries the rows to the experts' ranks and back. The shared
+// experts and the router are dense (replicated over the expert group, reduced over data parallel).
 #pragma once
 
 #include <memory>
@@ -18,6 +23,7 @@
 
 #include "model/block.hpp"
 #include "model/mlp.hpp"
+#include "model/moe/expert_exchange.hpp"
 #include "model/moe/experts.hpp"
 #include "model/moe/router.hpp"
 #include "model/moe/token_dispatcher.hpp"
@@ -43,11 +49,14 @@ class MoeLayer final : public MlpBlock {
     std::vector<std::int32_t> kept;
   };
   void record_routing(RoutingRecord* record) { record_ = record; }
+  // The expert-parallel exchange (nullptr on one expert-parallel rank).
+  ExpertExchange* exchange() { return exchange_.get(); }
 
  private:
   BlockCall shared_call(const BlockCall& call) const;
   BlockCall local_call(const BlockCall& call) const;
   static BuildContext local_context(const BuildContext& ctx);
+  std::int64_t expert_rows() const { return exchange_ ? exchange_->max_local_rows() : dispatcher_.max_rows(); }
 
   const ModelConfig& c_;
   const ModelParallel& mp_;
@@ -55,11 +64,12 @@ class MoeLayer final : public MlpBlock {
   BufferPlan scratch_;
   TopKRouter router_;
   TokenDispatcher dispatcher_;
+  std::unique_ptr<ExpertExchange> exchange_;
   Experts experts_;
   std::unique_ptr<Mlp> shared_;
   ParamId gate_w_ = kNoParam;
   RoutingRecord* record_ = nullptr;
-  std::int64_t rows_, shared_out_, gate_;                       // saved
+  std::int64_t rows_, shared_out_, gate_;                       // saved (rows_: the experts' input rows)
   std::int64_t out_rows_, d_rows_, dprob_row_, dprobs_, d_shared_, dx_shared_;  // scratch
 };
 

@@ -39,6 +39,8 @@ class TokenDispatcher {
   TokenDispatcher(const BuildContext& ctx, BufferPlan& saved);
 
   std::int64_t max_rows() const { return max_rows_; }
+  std::int64_t capacity() const { return cap_; }  // per expert; -1: dropless
+  bool padded() const { return cap_ >= 0 && c_.moe.pad_to_capacity; }
   // Routing [T, k] -> the plan (in saved). Returns the number of rows.
   std::int64_t plan(const BlockCall& call, const std::int32_t* indices, const float* probs) const;
   DispatchPlan view(const BlockCall& call) const;
