@@ -108,9 +108,9 @@ void read_mla(const config::Args& a, ModelConfig& c) {
 
 ModelConfig ModelConfig::from_args(const config::Args& a, std::int64_t vocab_size) {
   // Features of the product that this engine does not implement yet: refuse, never pretend.
-  if (a.num_experts && a.expert_tensor_parallel_size.value_or(a.tensor_model_parallel_size) != 1)
-    fail("expert_tensor_parallel_size {} is not supported by this engine: each expert is held whole by the rank "
-         "that owns it (split experts over ranks with expert_model_parallel_size); set expert_tensor_parallel_size: 1",
+  if (a.num_experts && a.add_bias_linear && a.expert_tensor_parallel_size.value_or(a.tensor_model_parallel_size) > 1)
+    fail("add_bias_linear with expert_tensor_parallel_size {} is not supported by this engine (the experts' "
+         "row-parallel fc2 bias); set expert_tensor_parallel_size: 1",
          a.expert_tensor_parallel_size.value_or(a.tensor_model_parallel_size));
   // Context parallelism: every cp_comm_type computes the same attention; this engine always passes
   // K/V around a ring of the CP group (p2p; model/context_parallel_attention.hpp).

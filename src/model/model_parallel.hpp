@@ -14,6 +14,7 @@ struct ModelParallel {
   parallel::Communicator* tp_cp = nullptr;     // MoE aux-loss token counts (Megatron: tensor × context)
   parallel::Communicator* tp_dp_cp = nullptr;  // global_aux_loss token counts (tensor × data × context)
   parallel::Communicator* ep = nullptr;        // expert-model-parallel group: owners of the routed experts
+  parallel::Communicator* expert_tp = nullptr; // expert-tensor-parallel group: shards of each local expert
 
   int tp_size() const { return tp ? tp->size() : 1; }
   int tp_rank() const { return tp ? tp->rank() : 0; }
@@ -28,6 +29,9 @@ struct ModelParallel {
   parallel::Communicator& ep_group() const { return ep ? *ep : self(); }
   int ep_size() const { return ep ? ep->size() : 1; }
   int ep_rank() const { return ep ? ep->rank() : 0; }
+  parallel::Communicator& expert_tp_group() const { return expert_tp ? *expert_tp : self(); }
+  int expert_tp_size() const { return expert_tp ? expert_tp->size() : 1; }
+  int expert_tp_rank() const { return expert_tp ? expert_tp->rank() : 0; }
   // Sequence-parallel ranks hold 1/sp of each sequence's positions.
   int sp() const { return sequence_parallel ? tp_size() : 1; }
 

@@ -102,7 +102,7 @@ Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* 
     const model::ModelParallel model_parallel{&state_.tp(), a.sequence_parallel, &state_.cp(),
                                               &state_.group(parallel::GroupKind::TensorAndContextParallel),
                                               &state_.group(parallel::GroupKind::TensorAndDataParallelWithCp),
-                                              &state_.ep()};
+                                              &state_.ep(), &state_.group(parallel::GroupKind::ExpertTensorParallel)};
     // Pipeline parallelism: this rank's model chunks (virtual stages) and the schedule's number of
     // micro-batches in flight, which sizes the activation slots.
     const parallel::PipelineSplit split(parallel::PipelineSplitOptions::from_args(a));
@@ -153,13 +153,13 @@ Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* 
       // expert parts reduce over their model-parallel groups): a tensor replicated across the
       // tensor-parallel group (norms, routers) only on tensor-parallel rank 0, and, without the
       // distributed optimizer (whose shards already partition the parameters), only on the first
-      // rank of the data-parallel group that reduces it — for experts (held whole by their
-      // expert-parallel rank), the expert-data-parallel group.
+      // rank of the data-parallel group that reduces it — for experts the expert-data-parallel
+      // group, and the expert-tensor-parallel group in place of the tensor-parallel one.
       const parallel::RankCoordinates& at = state_.coordinates();
       const bool expert = info.group == model::ParamGroup::Expert;
       const bool first_replica = ddp_config.use_distributed_optimizer || (expert ? at.expert_dp == 0 : dp_cp.rank() == 0);
       // The last pipeline stage's copy of shared word embeddings counts on the first stage only.
-      const bool counted = first_replica && (expert ? at.expert_tp == 0 : info.tensor_parallel || at.tp == 0) &&
+      const bool counted = first_replica && (info.tensor_parallel || (expert ? at.expert_tp : at.tp) == 0) &&
                            !(model_->holds_embedding_copy() && piece.param == model_->embedding_weight());
       ranges.push_back({piece.begin, piece.numel(), info.decay, counted});
     }

@@ -11,24 +11,41 @@ namespace primus::model {
 
 Experts::Experts(const BuildContext& ctx, const std::string& prefix, std::int64_t max_rows, BufferPlan& saved,
                  BufferPlan& scratch)
-    : c_(ctx.config), E_(ctx.config.moe.experts / ctx.parallel.ep_size()), ffn_(ctx.config.moe.ffn) {
+    : c_(ctx.config),
+      E_(ctx.config.moe.experts / ctx.parallel.ep_size()),
+      ffn_(ctx.config.moe.ffn / ctx.parallel.expert_tp_size()) {
   if (E_ * ctx.parallel.ep_size() != ctx.config.moe.experts)
     fail("num_experts {} is not divisible by expert_model_parallel_size {}", ctx.config.moe.experts,
          ctx.parallel.ep_size());
+  const std::int64_t Q = ctx.parallel.expert_tp_size(), r = ctx.parallel.expert_tp_rank(), F = ctx.config.moe.ffn;
+  if (ffn_ * Q != F) fail("moe_ffn_hidden_size {} is not divisible by expert_tensor_parallel_size {}", F, Q);
   const std::int64_t first = E_ * ctx.parallel.ep_rank();
   const ModelConfig& c = c_;
-  const std::int64_t h = c.hidden, fc1 = fc1_width();
+  const std::int64_t h = c.hidden, fc1 = fc1_width(), global_fc1 = c.swiglu ? 2 * F : F;
   const float out_std = c.init_std / std::sqrt(2.0f * static_cast<float>(c.num_layers));
+  // Expert tensor parallelism splits each expert as a tensor-parallel MLP: fc1 rows [gate_r; up_r]
+  // (Megatron's stride-2 column split), fc2 columns.
+  Shard rows;
+  if (Q > 1) {
+    rows.rows.push_back(RowRange{r * ffn_, ffn_});
+    if (c.swiglu) rows.rows.push_back(RowRange{F + r * ffn_, ffn_});
+  }
+  const Shard cols = Q > 1 ? Shard{{}, r * ffn_} : Shard{};
+  const bool split = Q > 1;
   ParameterLayout& L = ctx.layout;
   for (std::int64_t e = 0; e < E_; ++e) {
     const std::string p = fmt::format("{}local_experts.{}.", prefix, first + e);
-    fc1_w_.push_back(L.add({.name = p + "linear_fc1.weight", .global_rows = fc1, .global_cols = h, .init_std = c.init_std,
-                            .group = ParamGroup::Expert, .tensor_parallel = true}));
-    fc1_b_.push_back(c.linear_bias ? L.add({.name = p + "linear_fc1.bias", .global_rows = fc1, .decay = false,
-                                            .group = ParamGroup::Expert, .tensor_parallel = true})
+    fc1_w_.push_back(L.add({.name = p + "linear_fc1.weight", .global_rows = global_fc1, .global_cols = h,
+                            .init_std = c.init_std, .group = ParamGroup::Expert, .shard = rows,
+                            .tensor_parallel = split}));
+    fc1_b_.push_back(c.linear_bias ? L.add({.name = p + "linear_fc1.bias", .global_rows = global_fc1, .decay = false,
+                                            .group = ParamGroup::Expert, .shard = rows, .tensor_parallel = split})
                                    : kNoParam);
-    fc2_w_.push_back(L.add({.name = p + "linear_fc2.weight", .global_rows = h, .global_cols = ffn_,
-                            .init_std = out_std, .group = ParamGroup::Expert, .tensor_parallel = true}));
+    fc2_w_.push_back(L.add({.name = p + "linear_fc2.weight", .global_rows = h, .global_cols = F, .init_std = out_std,
+                            .group = ParamGroup::Expert, .shard = cols, .local_cols = ffn_, .tensor_parallel = split}));
+    if (c.linear_bias && split)
+      fail("add_bias_linear with expert_tensor_parallel_size > 1 is not supported by this engine (the experts' "
+           "row-parallel fc2 bias); use expert_tensor_parallel_size: 1");
     fc2_b_.push_back(c.linear_bias ? L.add({.name = p + "linear_fc2.bias", .global_rows = h, .decay = false,
                                             .group = ParamGroup::Expert})
                                    : kNoParam);

@@ -20,6 +20,10 @@ MoeLayer::MoeLayer(const BuildContext& ctx, const std::string& prefix, BufferPla
       router_(local_ctx_, prefix + "router.", saved, scratch_),
       dispatcher_(local_ctx_, saved),
       exchange_(ctx.parallel.ep_size() > 1 ? ExpertExchange::create(local_ctx_, dispatcher_, saved, scratch_) : nullptr),
+      etp_(ctx.parallel.expert_tp_size() > 1
+               ? std::make_unique<ExpertTensorParallel>(local_ctx_, ctx.config.moe.experts / ctx.parallel.ep_size(),
+                                                        rows_in(), saved, scratch_)
+               : nullptr),
       experts_(local_ctx_, prefix + "experts.", expert_rows(), saved, scratch_) {
   const ModelConfig& c = c_;
   if (ctx.parallel.tp_size() > 1 && !ctx.parallel.sequence_parallel)
@@ -29,6 +33,12 @@ MoeLayer::MoeLayer(const BuildContext& ctx, const std::string& prefix, BufferPla
   out_rows_ = scratch_.add(R * h);
   d_rows_ = scratch_.add(R * h);
   dprob_row_ = scratch_.add(R);
+  in_rows_ = in_out_ = in_prob_ = -1;
+  if (etp_) {
+    in_rows_ = scratch_.add(rows_in() * h);
+    in_out_ = scratch_.add(rows_in() * h);
+    in_prob_ = scratch_.add(rows_in());
+  }
   dprobs_ = scratch_.add(T * K);
   shared_out_ = gate_ = -1;
   if (c.moe.shared_ffn > 0) {
@@ -71,17 +81,29 @@ void MoeLayer::forward(const BlockCall& full_call, const float* x, float* y) {
     record_->probs.insert(record_->probs.end(), router_.probs(call), router_.probs(call) + n);
     for (std::int64_t i = 0; i < n; ++i) record_->kept.push_back(plan.row_of_slot[i] >= 0 ? 1 : 0);
   }
+  // Rows of this rank's experts (brought by the exchange under expert parallelism), gathered over
+  // the expert-tensor-parallel group when the experts are split.
   float* rows = call.at_saved(rows_);
   float* out = call.at_scratch(out_rows_);
+  float* in_rows = etp_ ? call.at_scratch(in_rows_) : rows;
+  DispatchPlan in_plan = plan;
   if (exchange_) {
-    exchange_->dispatch(call, plan, x, rows);
-    experts_.forward(call, exchange_->local_plan(call), rows, out);
-    exchange_->combine(call, plan, out, y);
+    exchange_->dispatch(call, plan, x, in_rows);
+    in_plan = exchange_->local_plan(call);
   } else {
-    dispatcher_.permute(call, x, rows);
-    experts_.forward(call, plan, rows, out);
-    dispatcher_.unpermute(call, out, y);
+    dispatcher_.permute(call, x, in_rows);
   }
+  float* in_out = out;
+  if (etp_) {
+    etp_->gather(call, in_plan, in_rows, rows);
+    experts_.forward(call, etp_->plan(call), rows, out);
+    in_out = call.at_scratch(in_out_);
+    etp_->reduce_scatter(call, out, in_out);
+  } else {
+    experts_.forward(call, in_plan, rows, out);
+  }
+  if (exchange_) exchange_->combine(call, plan, in_out, y);
+  else dispatcher_.unpermute(call, in_out, y);
   if (!shared_) return;
   float* sh = call.at_saved(shared_out_);
   shared_->forward(shared_call(full_call), x, sh);
@@ -109,16 +131,28 @@ void MoeLayer::backward(const BlockCall& full_call, const float* x, const float*
   float* drows = call.at_scratch(d_rows_);
   float* dprob_row = call.at_scratch(dprob_row_);
   float* dprobs = call.at_scratch(dprobs_);
-  if (exchange_) {
-    exchange_->combine_backward(call, plan, dy, dout);
-    experts_.backward(call, exchange_->local_plan(call), call.at_saved(rows_), dout, drows, dprob_row);
-    exchange_->dispatch_backward(call, plan, drows, dprob_row, dx, dprobs);
+  // The forward's steps in reverse (rows of this rank's experts; gathered under expert TP).
+  float* dout_in = etp_ ? call.at_scratch(in_rows_) : dout;
+  if (exchange_) exchange_->combine_backward(call, plan, dy, dout_in);
+  else dispatcher_.unpermute_backward(call, dy, dout_in);
+  const DispatchPlan in_plan = exchange_ ? exchange_->local_plan(call) : plan;
+  float* drows_in = drows;
+  float* dprob_in = dprob_row;
+  if (etp_) {
+    etp_->gather_grad(call, dout_in, dout);
+    experts_.backward(call, etp_->plan(call), call.at_saved(rows_), dout, drows, dprob_row);
+    drows_in = call.at_scratch(in_out_);
+    dprob_in = call.at_scratch(in_prob_);
+    etp_->reduce_scatter_grad(call, drows, dprob_row, drows_in, dprob_in);
   } else {
-    dispatcher_.unpermute_backward(call, dy, dout);
-    experts_.backward(call, plan, call.at_saved(rows_), dout, drows, dprob_row);
-    dispatcher_.permute_backward(call, drows, dx);
+    experts_.backward(call, in_plan, call.at_saved(rows_), dout, drows, dprob_row);
+  }
+  if (exchange_) {
+    exchange_->dispatch_backward(call, plan, drows_in, dprob_in, dx, dprobs);
+  } else {
+    dispatcher_.permute_backward(call, drows_in, dx);
     for (std::int64_t i = 0; i < T * K; ++i)
-      dprobs[i] = plan.row_of_slot[i] >= 0 ? dprob_row[plan.row_of_slot[i]] : 0.0f;
+      dprobs[i] = plan.row_of_slot[i] >= 0 ? dprob_in[plan.row_of_slot[i]] : 0.0f;
   }
   router_.backward(call, x, dprobs, dx);
   if (!shared_) return;

@@ -10,6 +10,8 @@
 // Under sequence parallelism (required with tensor parallelism, as in Megatron) the routed part
 // works on the rank's own tokens with whole experts (expert tensor parallelism 1); the shared
 // experts are a tensor-parallel MLP over the gathered sequence.
+// With expert_tensor_parallel_size > 1 each routed expert is split over the expert-tensor-parallel
+// group instead (ExpertTensorParallel gathers the rows over it and reduce-scatters the outputs).
 //
 // Under expert parallelism (expert_model_parallel_size > 1) this rank holds E/ep of the routed
 // experts; routing and planning stay on the rank's own tokens and an ExpertExchange (all-to-all or
@@ -24,6 +26,7 @@
 #include "model/block.hpp"
 #include "model/mlp.hpp"
 #include "model/moe/expert_exchange.hpp"
+#include "model/moe/expert_tensor_parallel.hpp"
 #include "model/moe/experts.hpp"
 #include "model/moe/router.hpp"
 #include "model/moe/token_dispatcher.hpp"
@@ -56,7 +59,9 @@ class MoeLayer final : public MlpBlock {
   BlockCall shared_call(const BlockCall& call) const;
   BlockCall local_call(const BlockCall& call) const;
   static BuildContext local_context(const BuildContext& ctx);
-  std::int64_t expert_rows() const { return exchange_ ? exchange_->max_local_rows() : dispatcher_.max_rows(); }
+  // Rows reaching this rank's experts: before (rows_in) and after the expert-tensor-parallel gather.
+  std::int64_t rows_in() const { return exchange_ ? exchange_->max_local_rows() : dispatcher_.max_rows(); }
+  std::int64_t expert_rows() const { return etp_ ? etp_->max_rows() : rows_in(); }
 
   const ModelConfig& c_;
   const ModelParallel& mp_;
@@ -65,12 +70,14 @@ class MoeLayer final : public MlpBlock {
   TopKRouter router_;
   TokenDispatcher dispatcher_;
   std::unique_ptr<ExpertExchange> exchange_;
+  std::unique_ptr<ExpertTensorParallel> etp_;
   Experts experts_;
   std::unique_ptr<Mlp> shared_;
   ParamId gate_w_ = kNoParam;
   RoutingRecord* record_ = nullptr;
   std::int64_t rows_, shared_out_, gate_;                       // saved (rows_: the experts' input rows)
   std::int64_t out_rows_, d_rows_, dprob_row_, dprobs_, d_shared_, dx_shared_;  // scratch
+  std::int64_t in_rows_, in_out_, in_prob_;  // scratch under expert TP: this rank's rows before the gather
 };
 
 }  // namespace primus::model
