@@ -44,6 +44,7 @@ void register_config_command(CLI::App& app) {
     ro.config = opts->config;
     ro.overrides = collect_overrides(*show);
     if (opts->world_size > 0) ro.world_size = opts->world_size;
+    ro.smallest_world_when_unset = true;
     config::ResolvedConfig resolved = config::resolve(ro);
     report_notes(resolved);
     auto format = opts->format == "json" ? config::OutputFormat::kJson : config::OutputFormat::kYaml;

@@ -22,6 +22,9 @@ struct ResolveOptions {
   std::filesystem::path config;                 // the experiment file
   std::vector<std::string> overrides;           // command-line tokens
   std::optional<int64_t> world_size;            // default: MPI/torchrun environment, else 1
+  // `config show`: with neither of the above, the smallest world size the parallel layout allows
+  // (said in a note) instead of 1, so a 70B experiment resolves on a laptop.
+  bool smallest_world_when_unset = false;
 };
 
 struct ResolvedConfig {

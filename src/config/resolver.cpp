@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <numeric>
 
 #include <fmt/format.h>
 
@@ -77,6 +78,31 @@ std::optional<int64_t> world_size_from_environment() {
   return std::nullopt;
 }
 
+// The smallest process count Megatron's rules allow for the typed layout: a multiple of
+// tensor × pipeline × context and of expert-tensor × expert × pipeline. nullopt when a size is
+// not a plain positive count (the validation names it then).
+std::optional<int64_t> smallest_world_size(const ResolvedConfig& c) {
+  const auto size = [&](const char* key) -> std::optional<int64_t> {
+    const Value& v = c.values.at(key).value;
+    if (!v.is_int() || v.as_int() < 1 || v.as_int() > kMaxWorldSize) return std::nullopt;
+    return v.as_int();
+  };
+  const auto tp = size("tensor_model_parallel_size"), pp = size("pipeline_model_parallel_size"),
+             cp = size("context_parallel_size"), ep = size("expert_model_parallel_size");
+  if (!tp || !pp || !cp || !ep) return std::nullopt;
+  std::optional<int64_t> etp = tp;
+  if (!c.values.at("expert_tensor_parallel_size").value.is_null()) etp = size("expert_tensor_parallel_size");
+  if (!etp) return std::nullopt;
+  // Each factor is at most kMaxWorldSize (2^24): the products below stay far from overflow.
+  const int64_t dense = *tp * *pp, expert = *etp * *ep;
+  if (dense > kMaxWorldSize || expert > kMaxWorldSize || dense * *cp > kMaxWorldSize || expert * *pp > kMaxWorldSize)
+    return std::nullopt;
+  const int64_t d = dense * *cp, e = expert * *pp;
+  const int64_t smallest = d / std::gcd(d, e) * e;
+  if (smallest > kMaxWorldSize) return std::nullopt;
+  return smallest;
+}
+
 }  // namespace
 
 ResolvedConfig resolve(const ResolveOptions& options) {
@@ -131,6 +157,14 @@ ResolvedConfig resolve(const ResolveOptions& options) {
   }
 
   std::optional<int64_t> world = options.world_size ? options.world_size : world_size_from_environment();
+  if (!world && options.smallest_world_when_unset)
+    if (const auto smallest = smallest_world_size(out); smallest && *smallest > 1) {
+      world = smallest;
+      out.notes.push_back(fmt::format(
+          "no --world-size given: resolved for {} processes, the smallest this parallel layout allows; training "
+          "needs the real process count (mpirun -np N, or --world-size N here)",
+          *smallest));
+    }
   derive_and_validate(out, world.value_or(1));
   return out;
 }

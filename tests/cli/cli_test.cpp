@@ -104,3 +104,25 @@ TEST(Cli, BadInputsExitNonZeroWithOneLine) {
 }
 
 }  // namespace
+
+namespace {
+
+// Upstream's 405B example needs TP 8 × PP 8: without --world-size, `config show` resolves it for
+// 64 processes and says so, instead of failing for world size 1; an explicit count is still checked.
+TEST(Cli, ConfigShowWithoutWorldSizeUsesTheSmallestTheLayoutAllows) {
+  const std::string exp =
+      std::string(PRIMUS_SHARED_DIR) + "/upstream-primus-2026/examples/megatron/configs/MI300X/llama3.1_405B-BF16-pretrain.yaml";
+  RunResult r = run("config show --config " + exp + " --format json --pipeline-model-parallel-size 2");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("no --world-size given: resolved for 16 processes"), std::string::npos) << r.out;
+  RunResult moe = run("config show --config " + kTiny + " --expert-model-parallel-size 4 --num-experts 4 "
+                      "--moe-router-topk 2 --tensor-model-parallel-size 2 --sequence-parallel --global-batch-size 16");
+  ASSERT_EQ(moe.status, 0) << moe.out;
+  EXPECT_NE(moe.out.find("resolved for 8 processes"), std::string::npos) << moe.out;  // lcm(2, 2 × 4)
+  RunResult one = run("config show --config " + kTiny);
+  EXPECT_EQ(one.out.find("no --world-size given"), std::string::npos) << one.out;  // one process is enough
+  RunResult explicit_count = run("config show --config " + exp + " --world-size 8");
+  EXPECT_EQ(explicit_count.status, 2) << explicit_count.out;
+}
+
+}  // namespace
