@@ -37,6 +37,7 @@ struct MigrateOptions {
   double timeout_s = 60;
   size_t launch_index = 1;
   int64_t world_size = 0;
+  int64_t nnodes = 0;
   bool keep_unknown = false;
   bool keep_scratch = false;
 };
@@ -45,15 +46,33 @@ void add_common_options(CLI::App* cmd, MigrateOptions& o) {
   cmd->add_option("--output,-o", o.output, "Folder to write the experiment (and a new model preset) into")->required();
   cmd->add_option("--name", o.name, "Base name of the written files (default: from the model)");
   cmd->add_flag("--keep-unknown", o.keep_unknown,
-                "Carry flags unknown to Megatron-LM's argument table along as comments instead of failing");
+                "Carry flags unknown to Megatron-LM's argument table along as comments instead of failing; the "
+                "files are written, the proof says NOT lossless and names them, and primus exits with status 1");
+  add_positive_integer_option(cmd, "--nnodes", o.nnodes,
+                              "Nodes the run is meant for, over the launch line's (a script that hard-codes one node)",
+                              config::kMaxWorldSize);
+  add_positive_integer_option(cmd, "--world-size", o.world_size,
+                              "Processes of the run, over the launch line's (with --nnodes: nodes x processes per node)",
+                              config::kMaxWorldSize);
 }
 
+// Exit status 1: the files are written, but flags the run received are in them only as comments.
+constexpr int kWrittenNotLossless = 1;
+
 // The proof decides the exit status: any difference is a failed migration.
+// Flags kept only as comments (--keep-unknown, which the user asked for): the files stay, the
+// exit status says the migration is incomplete.
 void finish(const migrate::MigrationRequest& request, const migrate::MigrationResult& result) {
   std::fputs(migrate::summarize(request, result).c_str(), stdout);
-  if (!result.proof.lossless())
+  if (!result.proof.differences.empty())
     fail("{}: the written experiment does not reproduce the script's arguments: {}", result.experiment_file.string(),
          result.proof.describe());
+  if (!result.proof.lossless()) {
+    std::fprintf(stderr,
+                 "primus: migrate: %s written, but %s; port what they do by hand (exit status %d)\n",
+                 result.experiment_file.c_str(), result.proof.describe().c_str(), kWrittenNotLossless);
+    throw ExitStatus{kWrittenNotLossless};
+  }
 }
 
 std::string source_text(const std::string& script, const std::vector<std::string>& args) {
@@ -129,6 +148,7 @@ void register_migrate_command(CLI::App& app) {
                    training, o->launch_index);
     migrate::MigrationRequest request;
     request.launch = captured.launch;
+    migrate::restate_layout(request.launch.layout, o->nnodes, o->world_size);
     request.output_dir = o->output;
     request.name = o->name;
     request.default_stem = fs::path(o->script).stem().string();
@@ -144,8 +164,6 @@ void register_migrate_command(CLI::App& app) {
       "whole launcher line `-- torchrun --nproc_per_node 8 pretrain_gpt.py --num-layers 32 ...`");
   args->add_option("flags", o->flags, "The flags (after --), or a launcher line");
   add_common_options(args, *o);
-  add_positive_integer_option(args, "--world-size", o->world_size,
-                              "Number of processes of the run (default: from the launcher line, else 1)", config::kMaxWorldSize);
   add_positive_integer_option(args, "--gpus", o->gpus, "GPUs per node, for --nproc_per_node gpu/auto", kMaxGpus);
   args->callback([o] {
     check_output_folder(o->output);
@@ -156,11 +174,9 @@ void register_migrate_command(CLI::App& app) {
     if (tokens.empty()) fail("migrate megatron-args: no flags given; write them after --, e.g. -- --num-layers 32 ...");
     migrate::MigrationRequest request;
     request.launch = migrate::parse_pasted_command(tokens, o->gpus);
-    if (o->world_size > 0) {
-      request.launch.layout.processes_per_node = o->world_size;
-      request.launch.layout.nodes = 1;
-      request.launch.layout.source = "--world-size";
-    }
+    migrate::restate_layout(request.launch.layout, o->nnodes, o->world_size);
+    request.layout_hint = "state the run's layout (--world-size N, --nnodes N, --gpus N for --nproc_per_node gpu) "
+                          "or change the flags";
     request.output_dir = o->output;
     request.name = o->name;
     request.default_stem = "megatron_args";

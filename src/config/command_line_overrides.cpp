@@ -43,6 +43,9 @@ Value cli_value(const ArgumentSpec& spec, const std::string& text) {
     if (text == "None" || text == "null") return Value{};
     return Value{text};
   }
+  // Megatron's moe_freq_type: an integer, or a pattern it evaluates ("([0]*1+[1]*26)"), which
+  // is not a literal of a command line.
+  if (spec.type == ArgType::kLayerFreq && text.find('[') != std::string::npos) return Value{text};
   return parse_cli_literal(text);
 }
 

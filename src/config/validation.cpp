@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -67,6 +68,29 @@ void apply_megatron_conversions(Values& v, ResolvedConfig& c) {
       c.notes.push_back("sequence_parallel switched off: it needs tensor_model_parallel_size > 1");
     v.derive("sequence_parallel", Value{false}, "tensor_model_parallel_size == 1");
   }
+  // PAI-Megatron-Patch (ROCm fork) spelling of grouped-query attention.
+  if (!v.is_null("n_head_kv")) {
+    if (v.flag("group_query_attention") && !v.is_null("num_query_groups") &&
+        v.integer("num_query_groups") != v.integer("n_head_kv"))
+      fail("{} but num_query_groups = {}: give one of them", v.where("n_head_kv"), v.integer("num_query_groups"));
+    v.derive("group_query_attention", Value{true}, "n_head_kv");
+    v.derive("num_query_groups", v.get("n_head_kv"), "n_head_kv");
+  }
+}
+
+// PAI-Megatron-Patch (ROCm fork): shared experts as a count of expert-sized MLPs; Megatron-Core
+// has one shared MLP of num_shared_experts × that size (upstream Primus' DeepSeek presets write
+// moe_shared_expert_intermediate_size = num_shared_experts × moe_ffn_hidden_size the same way).
+void derive_shared_experts(Values& v) {
+  if (v.is_null("num_shared_experts")) return;
+  if (v.is_null("num_experts")) fail("{}: shared experts need num_experts (a MoE model)", v.where("num_shared_experts"));
+  const char* one = !v.is_null("shared_moe_ffn_hidden_size") ? "shared_moe_ffn_hidden_size" : "moe_ffn_hidden_size";
+  const int64_t size =
+      checked_mul(v.integer("num_shared_experts"), v.integer(one), "moe_shared_expert_intermediate_size");
+  if (!v.is_null("moe_shared_expert_intermediate_size") && v.integer("moe_shared_expert_intermediate_size") != size)
+    fail("{} but moe_shared_expert_intermediate_size = {} (not num_shared_experts × {} = {}); give one of them",
+         v.where("num_shared_experts"), v.integer("moe_shared_expert_intermediate_size"), one, size);
+  v.derive("moe_shared_expert_intermediate_size", Value{size}, fmt::format("num_shared_experts × {}", one));
 }
 
 void derive_model_shape(Values& v) {
@@ -382,6 +406,20 @@ void check_data(Values& v) {
                        v.where("eval_iters")));
 }
 
+// A key the engine never reads that a derivation read (num_shared_experts gives
+// moe_shared_expert_intermediate_size, n_head_kv gives num_query_groups) has its effect there.
+bool feeds_a_derivation(const ResolvedConfig& c, const std::string& key) {
+  for (const auto& [k, s] : c.values) {
+    if (s.origin.kind != Origin::Kind::kDerived) continue;
+    const std::string& rule = s.origin.detail;
+    for (size_t at = rule.find(key); at != std::string::npos; at = rule.find(key, at + 1)) {
+      auto word = [&](size_t i) { return i >= rule.size() || !(std::isalnum(static_cast<unsigned char>(rule[i])) || rule[i] == '_'); };
+      if ((at == 0 || word(at - 1)) && word(at + key.size())) return true;
+    }
+  }
+  return false;
+}
+
 void list_keys_without_effect(ResolvedConfig& c) {
   const Schema& schema = Schema::instance();
   for (const auto& spec : schema.all()) {
@@ -394,6 +432,7 @@ void list_keys_without_effect(ResolvedConfig& c) {
                                   : spec.acted_on_when->op == Compare::kNotEqual;
     }
     if (acted_on || s.origin.kind == Origin::Kind::kDefault || s.origin.kind == Origin::Kind::kDerived) continue;
+    if (!spec.refused && feeds_a_derivation(c, spec.key)) continue;
     Value def = schema.coerce(spec, spec.effective_default(), s.origin);
     if (s.value == def) continue;
     if (spec.refused)
@@ -410,6 +449,7 @@ void derive_and_validate(ResolvedConfig& config, int64_t world_size) {
   check_ranges(config, RangePhase::kAsGiven);
   apply_megatron_conversions(v, config);
   derive_model_shape(v);
+  derive_shared_experts(v);
   check_parallel_layout(v, config, world_size);
   check_ranges(config, RangePhase::kDerived);
   check_sizes(v);

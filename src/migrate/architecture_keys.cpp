@@ -70,11 +70,23 @@ std::vector<std::string> relevant_architecture_keys(const ValueMap& a, const Val
   return out;
 }
 
+// Values that build the same model although they differ as written: the router's top-k scaling
+// factor unset (Megatron scales nothing) and 1.0.
+static bool same_model(const std::string& key, const config::Value& x, const config::Value& y) {
+  if (x == y) return true;
+  if (key == "moe_router_topk_scaling_factor") {
+    auto one = [](const config::Value& v) { return v.is_null() || ((v.is_int() || v.is_float()) && v.as_float() == 1.0); };
+    return one(x) && one(y);
+  }
+  return false;
+}
+
 std::vector<std::string> architecture_differences(const ValueMap& a, const ValueMap& b) {
   std::vector<std::string> out;
   for (const auto& key : relevant_architecture_keys(a, b)) {
     auto x = a.find(key), y = b.find(key);
-    bool equal = (x == a.end() || y == b.end()) ? (x == a.end()) == (y == b.end()) : x->second == y->second;
+    bool equal =
+        (x == a.end() || y == b.end()) ? (x == a.end()) == (y == b.end()) : same_model(key, x->second, y->second);
     if (!equal) out.push_back(key);
   }
   return out;

@@ -64,6 +64,33 @@ std::string LaunchCommand::describe_layout() const {
                      l.nodes == 1 ? "" : "s", l.processes_per_node, source);
 }
 
+void restate_layout(ProcessLayout& layout, int64_t nodes, int64_t world_size) {
+  if (nodes <= 0 && world_size <= 0) return;
+  const std::string before = fmt::format("{} node{} x {}", layout.nodes, layout.nodes == 1 ? "" : "s",
+                                         layout.processes_per_node);
+  std::string given;
+  if (nodes > 0 && world_size > 0) {
+    if (world_size % nodes != 0)
+      fail("--world-size {} is not a multiple of --nnodes {}: give world size = nodes x processes per node",
+           world_size, nodes);
+    layout.nodes = nodes;
+    layout.processes_per_node = world_size / nodes;
+    given = fmt::format("--nnodes {} --world-size {}", nodes, world_size);
+  } else if (nodes > 0) {
+    layout.nodes = nodes;
+    given = fmt::format("--nnodes {}", nodes);
+  } else {
+    if (layout.processes_per_node > 1 && world_size % layout.processes_per_node == 0) {
+      layout.nodes = world_size / layout.processes_per_node;
+    } else {
+      layout.nodes = 1;
+      layout.processes_per_node = world_size;
+    }
+    given = fmt::format("--world-size {}", world_size);
+  }
+  layout.source = fmt::format("{} given to migrate; the launch line says {}", given, before);
+}
+
 LaunchCommand parse_launch_command(const std::string& launcher, const std::vector<std::string>& argv, int64_t gpus,
                                    int64_t outer_processes) {
   LaunchCommand cmd;

@@ -32,6 +32,12 @@ struct LaunchCommand {
   std::string describe_layout() const;
 };
 
+// The layout the user states for the run (migrate's --nnodes / --world-size), over the one the
+// launch line gives (a script that hard-codes NUM_NODES=1 for a 128-GPU layout): `nodes` keeps
+// the processes per node; `world_size` alone keeps them when it is a multiple, else is one node
+// of that many; both give world_size / nodes per node. 0 = not given.
+void restate_layout(ProcessLayout& layout, int64_t nodes, int64_t world_size);
+
 // `gpus` answers --nproc_per_node gpu/auto and deepspeed's default; `outer_processes` is the
 // process count of an enclosing mpirun/srun (0: none).
 LaunchCommand parse_launch_command(const std::string& launcher, const std::vector<std::string>& argv,

@@ -7,12 +7,20 @@
 namespace primus::migrate {
 
 bool is_converted_alias(const std::string& key) {
-  return key == "use_rotary_position_embeddings" || key == "recompute_activations";
+  return key == "use_rotary_position_embeddings" || key == "recompute_activations" || key == "num_shared_experts" ||
+         key == "n_head_kv";
 }
 
 std::string ProofResult::describe() const {
   if (lossless()) return fmt::format("lossless: {} keys identical", identical);
-  std::string out = fmt::format("NOT lossless: {} key(s) differ ({} identical):", differences.size(), identical);
+  std::string flags;
+  for (const auto& f : dropped) flags += (flags.empty() ? "" : ", ") + f;
+  if (differences.empty())
+    return fmt::format("NOT lossless: {} flag(s) kept only as comments: {} (the other {} keys identical)",
+                       dropped.size(), flags, identical);
+  std::string out = fmt::format("NOT lossless: {} key(s) differ ({} identical){}:", differences.size(), identical,
+                                dropped.empty() ? "" : fmt::format("; {} flag(s) kept only as comments: {}",
+                                                                   dropped.size(), flags));
   for (const auto& d : differences)
     out += fmt::format("\n  {}: script {} vs experiment {} ({})", d.key, d.megatron.to_yaml(), d.primus.to_yaml(),
                        d.primus_origin);

@@ -10,8 +10,10 @@
 #include "config/schema.hpp"
 #include "core/error.hpp"
 #include "core/output_folder.hpp"
-#include "migrate/architecture_keys.hpp"
 #include "io/atomic_file.hpp"
+#include "migrate/architecture_keys.hpp"
+#include "migrate/entry_points.hpp"
+#include "migrate/inert_keys.hpp"
 #include "migrate/megatron_reading.hpp"
 #include "migrate/migration_yaml.hpp"
 #include "migrate/preset_match.hpp"
@@ -51,14 +53,44 @@ PrimusGiven primus_given(const std::string& model, const fs::path& model_dir) {
   return out;
 }
 
-// The conversions the resolver applies to Megatron's deprecated spellings.
+// The conversions the resolver applies to Megatron's deprecated spellings and to the ROCm fork's
+// PAI-Megatron-Patch flags: the experiment holds the key they turn into (is_converted_alias).
 struct Alias {
   const char* key;
   const char* flag;
   const char* target;
+  bool show_rule;  // the comment names the rule ("num_shared_experts × moe_ffn_hidden_size")
 };
-constexpr Alias kAliases[] = {{"use_rotary_position_embeddings", "--use-rotary-position-embeddings", "position_embedding_type"},
-                              {"recompute_activations", "--recompute-activations", "recompute_granularity"}};
+constexpr Alias kAliases[] = {
+    {"use_rotary_position_embeddings", "--use-rotary-position-embeddings", "position_embedding_type", false},
+    {"recompute_activations", "--recompute-activations", "recompute_granularity", false},
+    {"num_shared_experts", "--num-shared-experts", "moe_shared_expert_intermediate_size", true},
+    {"n_head_kv", "--n-head-kv", "num_query_groups", false},
+    {"n_head_kv", "--n-head-kv", "group_query_attention", false}};
+
+// The alias (set by the script) that the resolver turned into `target`, if any.
+const Alias* converted_into(const std::string& target, const MegatronReading& megatron, const config::Layer& flags) {
+  for (const auto& a : kAliases) {
+    if (target != a.target || !flags.find(a.key)) continue;
+    const config::Origin& o = megatron.resolved.values.at(target).origin;
+    if (o.kind == config::Origin::Kind::kDerived && o.detail.find(a.key) != std::string::npos) return &a;
+  }
+  return nullptr;
+}
+
+// Messages of the resolver name the options of `config show` and `train`; inside migrate the
+// run's layout is stated with migrate's own options (the request's layout_hint, appended to the
+// message), and model keys come from the script's flags.
+std::string in_migrate_terms(std::string message) {
+  const std::string world = "(--world-size / mpirun -np)";
+  if (auto at = message.find(world); at != std::string::npos)
+    message.erase(at > 0 && message[at - 1] == ' ' ? at - 1 : at, world.size() + (at > 0 && message[at - 1] == ' '));
+  for (const char* given : {"give it in the model preset, the experiment's overrides or as --",
+                            "give it a value in the model preset, the experiment's overrides or as --"})
+    if (auto at = message.find(given); at != std::string::npos)
+      message.replace(at, std::string(given).size(), "the script must pass it: --");
+  return message;
+}
 
 std::string no_effect_suffix(const std::string& key) {
   const config::ArgumentSpec* spec = config::Schema::instance().find(key);
@@ -69,8 +101,9 @@ std::string no_effect_suffix(const std::string& key) {
 std::string comment_for(const std::string& key, const MegatronReading& megatron, const config::Layer& flags,
                         const PrimusGiven& given, const std::string& model) {
   std::string comment;
-  for (const auto& a : kAliases)
-    if (key == a.target && flags.find(a.key)) comment = fmt::format("from {}", a.flag);
+  if (const Alias* a = converted_into(key, megatron, flags))
+    comment = a->show_rule ? fmt::format("from {}: {}", a->flag, megatron.resolved.values.at(key).origin.detail)
+                           : fmt::format("from {}", a->flag);
   if (comment.empty() && !flags.find(key)) {
     const config::Origin& mo = megatron.resolved.values.at(key).origin;
     if (mo.kind == config::Origin::Kind::kDerived) {
@@ -124,25 +157,30 @@ std::vector<OverrideEntry> new_preset_keys(const MegatronReading& megatron, cons
 MigrationResult migrate(const MigrationRequest& request) {
   MigrationResult result;
   result.world_size = request.launch.layout.world_size();
-  MegatronFlags flags = read_megatron_flags(request.launch.training_args);
+  std::vector<std::string> args = request.launch.training_args;
+  const std::vector<ImpliedFlag> implied = implied_flags(request.launch, args);
+  for (const auto& f : implied) args.push_back(f.flag);
+  MegatronFlags flags = read_megatron_flags(args);
   result.unknown = flags.unknown;
   for (const auto& [key, setting] : flags.layer.settings()) result.script_keys.push_back(key);
   if (!flags.unknown.empty() && !request.keep_unknown)
     fail("{} argument(s) unknown to Megatron-LM's argument table: {}; fix or remove them, or pass --keep-unknown "
-         "to carry them along as comments",
+         "to carry them along as comments (the migration is then not lossless)",
          flags.unknown.size(), describe_unknown(flags.unknown));
   MegatronReading megatron = [&] {
     try {
       return read_on_megatron_defaults(flags.layer, result.world_size);
     } catch (const Error& e) {
-      fail("{} [the run's {}; change the script's settings (KEY=VALUE) or the GPU count (--gpus)]", e.what(),
-           request.launch.describe_layout());
+      fail("{} [the run's {}; {}]", in_migrate_terms(e.what()), request.launch.describe_layout(), request.layout_hint);
     }
   }();
   for (const auto& a : kAliases)
-    if (flags.layer.find(a.key) && megatron.final_values.at(a.key) == config::Value{true})
+    if (converted_into(a.target, megatron, flags.layer) == &a)
       result.conversions.push_back(
           fmt::format("{} -> {}: {}", a.flag, a.target, megatron.final_values.at(a.target).to_yaml()));
+  for (const auto& f : implied)
+    result.conversions.push_back(fmt::format("{} -> {}: {} ({})", other_entry_point(request.launch), f.key,
+                                             megatron.final_values.at(f.key).to_yaml(), f.why));
 
   ScratchDir scratch;
   fs::path trial = scratch.path();
@@ -199,13 +237,30 @@ MigrationResult migrate(const MigrationRequest& request) {
       "The overrides hold only what differs from the model preset and Primus' trainer defaults",
       "(pre_trainer.yaml), including the Megatron-LM defaults the script relied on."};
   if (!result.family_note.empty()) text.header.insert(text.header.begin() + 5, "Note: " + result.family_note + ".");
+  result.entry_point_note = entry_point_note(request.launch);
+  if (!result.entry_point_note.empty()) text.header.insert(text.header.begin() + 3, "Note: " + result.entry_point_note + ".");
+  if (!flags.unknown.empty())
+    text.header.push_back(fmt::format("NOT lossless: {} flag(s) of the script are kept below only as comments; what "
+                                      "they did is not in this experiment.",
+                                      flags.unknown.size()));
   for (const auto& u : flags.unknown)
     text.trailing.push_back(fmt::format("unknown to this engine, kept from the script: {}", u.text()));
 
   auto render = [&] {
     text.overrides.clear();
-    for (const auto& [k, v] : overrides)
-      text.overrides.push_back({k, v, comment_for(k, megatron, flags.layer, given, result.model)});
+    text.inert.clear();
+    for (const auto& [k, v] : overrides) {
+      std::string comment = comment_for(k, megatron, flags.layer, given, result.model);
+      for (const auto& f : implied)
+        if (f.key == k) comment = fmt::format("{}: {}", other_entry_point(request.launch), f.why);
+      std::string inert = inert_reason(k, megatron.resolved);
+      if (inert.empty()) {
+        text.overrides.push_back({k, v, comment});
+      } else {
+        if (comment.find(inert) == std::string::npos) comment += comment.empty() ? inert : " (" + inert + ")";
+        text.inert.push_back({k, v, comment});
+      }
+    }
     return render_experiment(text);
   };
   ProofResult proof;
@@ -264,6 +319,7 @@ MigrationResult migrate(const MigrationRequest& request) {
   options.world_size = result.world_size;
   result.resolved = config::resolve(options);
   result.proof = prove_lossless(megatron.final_values, result.resolved);
+  for (const auto& u : flags.unknown) result.proof.dropped.push_back(u.text());
   return result;
 }
 

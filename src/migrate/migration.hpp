@@ -22,6 +22,10 @@ struct MigrationRequest {
   std::string default_stem = "migrated";  // base for a new preset's name (the script's name)
   std::string source;                   // for the files' header: "train_llama3_style.sh MODEL_SIZE=8"
   bool keep_unknown = false;            // unknown flags become comments instead of an error
+  // How the user changes the layout, in the calling command's own options (errors append it).
+  std::string layout_hint =
+      "change the script's settings (KEY=VALUE) or the GPUs per node (--gpus N), or state the layout the script is "
+      "meant for (--nnodes N or --world-size N)";
 };
 
 struct MigrationResult {
@@ -31,6 +35,7 @@ struct MigrationResult {
   bool zoo_match = false;
   std::string match_explanation;
   std::string family_note;              // the script's own family came close (PresetMatch::family_note)
+  std::string entry_point_note;         // the entry point is not pretrain_gpt.py (entry_points.hpp)
   std::vector<UnknownFlag> unknown;
   std::vector<std::string> conversions; // "--recompute-activations -> recompute_granularity: selective"
   std::vector<std::string> script_keys; // keys the script's flags set

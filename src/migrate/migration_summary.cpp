@@ -15,6 +15,7 @@ std::string summarize(const MigrationRequest& request, const MigrationResult& r)
   out += fmt::format("proof      {}\n", r.proof.describe());
   out += fmt::format("model      {} ({})\n", r.model, r.match_explanation);
   if (!r.family_note.empty()) out += fmt::format("note       {}\n", r.family_note);
+  if (!r.entry_point_note.empty()) out += fmt::format("entry      {}\n", r.entry_point_note);
   out += fmt::format("           {} layers, hidden {}, ffn {}, {} heads / {} query groups{}, seq {}\n", i("num_layers"),
                      i("hidden_size"), i("ffn_hidden_size"), i("num_attention_heads"), i("num_query_groups"),
                      v("num_experts").is_null() ? "" : fmt::format(", {} experts top-{}", i("num_experts"), i("moe_router_topk")),
@@ -46,10 +47,12 @@ std::string summarize(const MigrationRequest& request, const MigrationResult& r)
       else asked += (asked.empty() ? "" : ", ") + k;
     }
     out += fmt::format("no effect  accepted, no effect on this engine: {}{}\n", asked.empty() ? "nothing the script set" : asked,
-                       defaults ? fmt::format("; and {} Megatron-LM defaults kept for fidelity (commented in the file)", defaults)
+                       defaults ? fmt::format("; and {} Megatron-LM defaults kept for the proof (in the file's last section)", defaults)
                                 : "");
   }
-  if (!r.unknown.empty()) out += fmt::format("unknown    kept as comments: {}\n", describe_unknown(r.unknown));
+  if (!r.unknown.empty())
+    out += fmt::format("unknown    kept only as comments, so NOT lossless (files written, exit status 1): {}\n",
+                       describe_unknown(r.unknown));
   out += fmt::format("check      primus config show --config {} --world-size {}\n", r.experiment_file.string(),
                      r.world_size);
   return out;

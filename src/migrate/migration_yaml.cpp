@@ -61,7 +61,7 @@ std::string render_experiment(const ExperimentText& x) {
   out += "workspace: ./output\n\n";
   out += "modules:\n  pre_trainer:\n    framework: megatron\n    config: pre_trainer.yaml\n";
   out += fmt::format("    model: {}\n", x.model);
-  if (x.overrides.empty() && x.trailing.empty()) return out + "    overrides: {}\n";
+  if (x.overrides.empty() && x.inert.empty() && x.trailing.empty()) return out + "    overrides: {}\n";
   out += "    overrides:\n";
   std::map<Section, std::vector<OverrideEntry>> by_section;
   for (const auto& e : sorted(x.overrides)) by_section[section_of(e.key)].push_back(e);
@@ -72,6 +72,12 @@ std::string render_experiment(const ExperimentText& x) {
     out += fmt::format("{}      # {}\n", first ? "" : "\n", section_title(s));
     first = false;
     for (const auto& e : it->second) out += line_for(e, "      ");
+  }
+  if (!x.inert.empty()) {
+    out += fmt::format("{}      # --- values that cannot affect this run (kept for the lossless proof) ---\n",
+                       first ? "" : "\n");
+    first = false;
+    for (const auto& e : sorted(x.inert)) out += line_for(e, "      ");
   }
   if (!x.trailing.empty()) {
     if (!first) out += "\n";

@@ -22,6 +22,9 @@ struct ExperimentText {
   std::string exp_name;
   std::string model;                   // "llama3.1_8B.yaml"
   std::vector<OverrideEntry> overrides;
+  // Overrides that cannot affect the run as configured (inert_keys.hpp): written after the rest,
+  // under one title line, so that the top of the file is the run.
+  std::vector<OverrideEntry> inert;
   std::vector<std::string> trailing;   // comment lines closing the overrides (unknown flags)
 };
 

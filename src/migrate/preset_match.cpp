@@ -88,11 +88,23 @@ bool is_compared_key(const std::string& key) {
 
 ValueMap resolve_preset_values(const fs::path& preset, const fs::path& scratch) {
   fs::path experiment = scratch / ("match-" + preset.stem().string() + ".yaml");
-  io::write_file_atomically(experiment, fmt::format("model: {}\noverrides: {{}}\n", fs::absolute(preset).string()), false);
-  config::ResolveOptions options;
-  options.config = experiment;
-  options.world_size = 1;
-  return final_values_of(config::resolve(options));
+  auto resolve = [&](const char* overrides) {
+    io::write_file_atomically(
+        experiment, fmt::format("model: {}\noverrides: {}\n", fs::absolute(preset).string(), overrides), false);
+    config::ResolveOptions options;
+    options.config = experiment;
+    options.world_size = 1;
+    return final_values_of(config::resolve(options));
+  };
+  try {
+    return resolve("{}");
+  } catch (const Error&) {
+    // A preset that carries its own parallel layout (deepseek_v2_lite's expert_model_parallel_size
+    // 8) is still a model: its architecture does not depend on the layout.
+    return resolve(
+        "{tensor_model_parallel_size: 1, pipeline_model_parallel_size: 1, context_parallel_size: 1, "
+        "expert_model_parallel_size: 1, expert_tensor_parallel_size: null}");
+  }
 }
 
 std::string PresetMatch::explain_closest(const ValueMap& megatron) const {

@@ -76,5 +76,32 @@ TEST(MigrateLaunchCommand, PastedFlagsOrLauncherLines) {
             std::string::npos);
 }
 
+TEST(MigrateLaunchCommand, TheUserStatesTheLayoutOverTheLaunchLine) {
+  auto eight = [] { return parse_pasted_command({"torchrun", "--nproc_per_node", "8", "pretrain_gpt.py"}, 8).layout; };
+  ProcessLayout nodes = eight();
+  restate_layout(nodes, 16, 0);
+  EXPECT_EQ(nodes.world_size(), 128);
+  EXPECT_EQ(nodes.processes_per_node, 8);
+  EXPECT_EQ(nodes.source, "--nnodes 16 given to migrate; the launch line says 1 node x 8");
+  ProcessLayout world = eight();
+  restate_layout(world, 0, 128);
+  EXPECT_EQ(world.nodes, 16);
+  EXPECT_EQ(world.processes_per_node, 8);
+  ProcessLayout odd = eight();
+  restate_layout(odd, 0, 12);  // not a multiple of 8 per node: one node of 12
+  EXPECT_EQ(odd.nodes, 1);
+  EXPECT_EQ(odd.processes_per_node, 12);
+  ProcessLayout both = eight();
+  restate_layout(both, 4, 16);
+  EXPECT_EQ(both.processes_per_node, 4);
+  EXPECT_EQ(both.source, "--nnodes 4 --world-size 16 given to migrate; the launch line says 1 node x 8");
+  ProcessLayout unchanged = eight();
+  restate_layout(unchanged, 0, 0);
+  EXPECT_EQ(unchanged.world_size(), 8);
+  ProcessLayout bad = eight();
+  EXPECT_NE(error_of([&] { restate_layout(bad, 3, 16); }).find("--world-size 16 is not a multiple of --nnodes 3"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace primus::migrate

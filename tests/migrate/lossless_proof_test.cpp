@@ -38,12 +38,29 @@ TEST(MigrateLosslessProof, NamesEachDifferingKeyAndItsOrigin) {
   EXPECT_NE(proof.describe().find("lr: script 0.0003 vs experiment 0.001"), std::string::npos) << proof.describe();
 }
 
+TEST(MigrateLosslessProof, FlagsKeptOnlyAsCommentsAreNeverLossless) {
+  ProofResult proof;
+  proof.identical = 600;
+  EXPECT_EQ(proof.describe(), "lossless: 600 keys identical");
+  proof.dropped = {"--use-fancy-kernels", "--hiden-size 256"};
+  EXPECT_FALSE(proof.lossless());
+  EXPECT_EQ(proof.describe(),
+            "NOT lossless: 2 flag(s) kept only as comments: --use-fancy-kernels, --hiden-size 256 (the other 600 "
+            "keys identical)");
+  proof.differences.push_back({"lr", config::Value{3e-4}, config::Value{1e-3}, "exp.yaml:3"});
+  EXPECT_NE(proof.describe().find("NOT lossless: 1 key(s) differ (600 identical); 2 flag(s) kept only as comments: "
+                                  "--use-fancy-kernels, --hiden-size 256:\n  lr: script 0.0003"),
+            std::string::npos)
+      << proof.describe();
+}
+
 TEST(MigrateLosslessProof, RunFolderKeysAndAliasesAreNotCompared) {
   EXPECT_FALSE(is_compared_key("exp_name"));
   EXPECT_FALSE(is_compared_key("workspace"));
   EXPECT_TRUE(is_compared_key("lr"));
   EXPECT_TRUE(is_compared_key("data_parallel_size"));
   EXPECT_TRUE(is_converted_alias("recompute_activations"));
+  EXPECT_TRUE(is_converted_alias("num_shared_experts"));  // as moe_shared_expert_intermediate_size
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // Megatron flags through the schema with Megatron's semantics, and what Megatron-LM makes of them
 // on its own defaults: the reference every migration is proven against.
+#include <algorithm>
+
 #include "migrate/megatron_flags.hpp"
 #include "migrate/megatron_reading.hpp"
 #include "migrate_test_support.hpp"
@@ -84,6 +86,54 @@ TEST(MigrateMegatronReading, SwigluFfnSizeAndSequenceParallelRules) {
   EXPECT_EQ(m.final_values.at("sequence_parallel"), Value{false});  // TP 1
   EXPECT_EQ(m.final_values.at("data_parallel_size"), Value{4});
   EXPECT_EQ(m.final_values.at("num_micro_batches"), Value{1});
+}
+
+TEST(MigrateMegatronReading, RocmForkPaiFlagsBecomeMegatronCoreKeys) {
+  const std::vector<std::string> moe{"--num-experts", "4", "--moe-ffn-hidden-size", "96", "--moe-router-topk", "2"};
+  auto read = [&](std::vector<std::string> extra) {
+    std::vector<std::string> all = moe;
+    all.insert(all.end(), extra.begin(), extra.end());
+    return read_on_megatron_defaults(read_megatron_flags(with(all)).layer, 1);
+  };
+  // Shared experts as a count of expert-sized MLPs (or of --shared-moe-ffn-hidden-size ones).
+  MegatronReading m = read({"--num-shared-experts", "2", "--qk-nope-head-dim", "48", "--qk-rope-head-dim", "16"});
+  EXPECT_EQ(m.final_values.at("moe_shared_expert_intermediate_size"), Value{192});
+  EXPECT_EQ(m.resolved.values.at("moe_shared_expert_intermediate_size").origin.detail,
+            "num_shared_experts × moe_ffn_hidden_size");
+  EXPECT_EQ(m.final_values.at("qk_head_dim"), Value{48});
+  EXPECT_EQ(m.final_values.at("qk_pos_emb_head_dim"), Value{16});
+  EXPECT_EQ(read({"--num-shared-experts", "3", "--shared-moe-ffn-hidden-size", "64"})
+                .final_values.at("moe_shared_expert_intermediate_size"),
+            Value{192});
+  EXPECT_NE(error_of([&] { read({"--num-shared-experts", "2", "--moe-shared-expert-intermediate-size", "100"}); })
+                .find("not num_shared_experts × moe_ffn_hidden_size = 192"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              read_on_megatron_defaults(read_megatron_flags(with({"--num-shared-experts", "2"})).layer, 1);
+            }).find("shared experts need num_experts"),
+            std::string::npos);
+  // PAI's grouped-query spelling.
+  MegatronReading gqa = read_on_megatron_defaults(read_megatron_flags(with({"--n-head-kv", "2"})).layer, 1);
+  EXPECT_EQ(gqa.final_values.at("group_query_attention"), Value{true});
+  EXPECT_EQ(gqa.final_values.at("num_query_groups"), Value{2});
+}
+
+TEST(MigrateMegatronReading, LayerPatternsAndBooleanOptionalFlagsKeepTheirTypes) {
+  // Megatron evaluates a --moe-layer-freq pattern; it stays the text the preset form writes.
+  MegatronFlags f = read_megatron_flags({"--moe-layer-freq", "([0]*1+[1]*3)"});
+  EXPECT_EQ(f.layer.find("moe_layer_freq")->value, Value{"([0]*1+[1]*3)"});
+  EXPECT_EQ(read_megatron_flags({"--moe-layer-freq", "2"}).layer.find("moe_layer_freq")->value, Value{2});
+  // argparse.BooleanOptionalAction: --X / --no-X, and a boolean (never the text "false") either way.
+  for (const char* key : {"rl_partial_rollouts", "rl_offload_kv_cache_during_training", "langrl_external_server"}) {
+    std::string flag = "--" + std::string(key);
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    MegatronReading on = read_on_megatron_defaults(read_megatron_flags(with({flag})).layer, 1);
+    EXPECT_EQ(on.final_values.at(key), Value{true}) << key;
+    MegatronReading off = read_on_megatron_defaults(read_megatron_flags(with({"--no-" + flag.substr(2)})).layer, 1);
+    EXPECT_EQ(off.final_values.at(key), Value{false}) << key;
+    MegatronReading unset = read_on_megatron_defaults(read_megatron_flags(kSmallModel).layer, 1);
+    EXPECT_EQ(unset.final_values.at(key), Value{false}) << key;
+  }
 }
 
 TEST(MigrateMegatronReading, ArgumentsMegatronRejectsNameTheFlag) {

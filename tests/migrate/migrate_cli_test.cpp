@@ -110,6 +110,51 @@ TEST(MigrateCli, ConfigShowAcceptsAPlainMegatronFlagList) {
   EXPECT_EQ(shown["data_path"].size(), 4u);
 }
 
+TEST(MigrateCli, KeepUnknownWritesTheFilesButExitsOneAndSaysWhatWasDropped) {
+  TestDir dir;
+  auto r = run_primus({"migrate", "megatron-lm", test_script("unknown_flags.sh").string(), "--keep-unknown", "--output",
+                       dir.path().string()});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("proof      NOT lossless: 2 flag(s) kept only as comments: --use-fancy-kernels, --hiden-size "
+                          "256"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("proof      lossless"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("unknown    kept only as comments, so NOT lossless (files written, exit status 1)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("primus: migrate: "), std::string::npos) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "unknown_flags-pretrain.yaml"));
+}
+
+TEST(MigrateCli, TheLayoutAScriptIsMeantForOverTheOneItHardCodes) {
+  TestDir dir;
+  auto refused = run_primus({"migrate", "megatron-lm", test_script("gpt3_175b_style.sh").string(), "--output",
+                             dir.path().string()});
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("(--nnodes N or --world-size N)"), std::string::npos) << refused.output;
+  auto r = run_primus({"migrate", "megatron-lm", test_script("gpt3_175b_style.sh").string(), "--world-size", "128",
+                       "--output", dir.path().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("layout     128 processes (16 nodes x 8; --world-size 128 given to migrate; the launch line "
+                          "says 1 node x 8)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("TP 8 x PP 16 x CP 1 x DP 1"), std::string::npos) << r.output;
+  auto shown = show_json({"--config", (dir.path() / "gpt3_175b_style-pretrain.yaml").string(), "--world-size", "128"});
+  EXPECT_EQ(shown["num_layers"], 96);
+  EXPECT_EQ(shown["pipeline_model_parallel_size"], 16);
+
+  // megatron-args: a pasted one-node launcher line, stated for 4 nodes.
+  auto pasted = run_primus({"migrate", "megatron-args", "--nnodes", "4", "--output", (dir.path() / "args").string(), "--",
+                            "torchrun --nproc_per_node 8 pretrain_gpt.py --num-layers 2 --hidden-size 256 "
+                            "--num-attention-heads 8 --seq-length 128 --max-position-embeddings 128 "
+                            "--micro-batch-size 1 --train-iters 5 --lr 1e-4 --tensor-model-parallel-size 8 "
+                            "--pipeline-model-parallel-size 2 --mock-data"});
+  ASSERT_EQ(pasted.exit_code, 0) << pasted.output;
+  EXPECT_NE(pasted.output.find("TP 8 x PP 2 x CP 1 x DP 2"), std::string::npos) << pasted.output;
+}
+
 TEST(MigrateCli, FailuresExitNonZeroWithOneLine) {
   TestDir dir;
   auto early = run_primus({"migrate", "megatron-lm", test_script("fails_early.sh").string(), "--output", dir.path().string()});

@@ -46,6 +46,19 @@ TEST(MigrateReferenceScripts, Llama8BWithTensorParallel2UsesTheZooPreset) {
     EXPECT_EQ(text.find(key), std::string::npos) << key;
   // What the script left at Megatron's default, where Primus' differs, is written with a reason.
   EXPECT_NE(text.find("finetune: false  # Megatron-LM default; Primus' default is true"), std::string::npos);
+  // The top of the file is the run: what cannot affect it (no effect on this engine, YaRN values
+  // without latent attention) closes the overrides under one title line.
+  const size_t inert = text.find("      # --- values that cannot affect this run (kept for the lossless proof) ---\n");
+  ASSERT_NE(inert, std::string::npos) << text;
+  EXPECT_LT(text.find("tensor_model_parallel_size: 2"), inert);
+  EXPECT_LT(text.find("lr: 0.0003"), inert);
+  for (const char* key : {"\n      finetune: false", "\n      local_rank: 0", "\n      rotary_scaling_factor: 1.0",
+                          "\n      mscale_all_dim: 0.0"})
+    EXPECT_GT(text.find(key), inert) << key;
+  EXPECT_NE(text.find("rotary_scaling_factor: 1.0  # Megatron-LM default; llama3_8B.yaml sets 40.0 (used only with "
+                      "multi_latent_attention)"),
+            std::string::npos)
+      << text;
 }
 
 TEST(MigrateReferenceScripts, Llama70BOnTwoNodesWithPipelineParallelism) {
@@ -88,6 +101,7 @@ TEST(MigrateReferenceScripts, LlamaOnTooFewGpusIsRejectedAsMegatronWould) {
   std::string msg = error_of([&] { migrate_script(reference_script("train_llama3_style.sh"), {}, dir.path(), 4); });
   EXPECT_NE(msg.find("world size 4 is not divisible"), std::string::npos) << msg;
   EXPECT_NE(msg.find("--gpus"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("mpirun -np"), std::string::npos) << msg;  // not an option of migrate
 }
 
 TEST(MigrateReferenceScripts, Mixtral8x7BWithExpertParallelism8) {

@@ -2,8 +2,8 @@
 // flag groups under set -euo pipefail, case statements with positional arguments, += option
 // strings run through eval, sourced env files, mpirun around python, a Slurm batch job with srun
 // around torchrun, docker run around bash -c, GPU/NIC probes with git clone, pip and sleep, a
-// script that fails early, one that never launches, one with unknown flags. Each checks chosen
-// keys and the proof.
+// script that fails early, one that never launches, one with unknown flags (never "lossless" when
+// they are kept as comments). Each checks chosen keys and the proof.
 #include <filesystem>
 
 #include "migrate_test_support.hpp"
@@ -179,10 +179,18 @@ TEST(MigrateScriptStyles, UnknownFlagsAreListedOrKeptAsComments) {
   EXPECT_NE(msg.find("--hiden-size 256; did you mean '--hidden-size'?"), std::string::npos) << msg;
   EXPECT_NE(msg.find("--keep-unknown"), std::string::npos) << msg;
 
+  // Carried along as comments: every key agrees, but what those flags did is not in the files.
   auto m = migrate_script(test_script("unknown_flags.sh"), {}, dir.path(), 8, /*keep_unknown=*/true);
-  EXPECT_TRUE(m.result.proof.lossless()) << m.result.proof.describe();
+  EXPECT_FALSE(m.result.proof.lossless());
+  EXPECT_TRUE(m.result.proof.differences.empty()) << m.result.proof.describe();
+  EXPECT_EQ(m.result.proof.describe().find("NOT lossless: 2 flag(s) kept only as comments: --use-fancy-kernels, "
+                                            "--hiden-size 256 (the other "),
+            0u)
+      << m.result.proof.describe();
   EXPECT_EQ(m.result.unknown.size(), 2u);
   std::string text = read_text(m.result.experiment_file);
+  EXPECT_NE(text.find("# NOT lossless: 2 flag(s) of the script are kept below only as comments"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("# unknown to this engine, kept from the script: --use-fancy-kernels\n"), std::string::npos) << text;
   EXPECT_NE(text.find("# unknown to this engine, kept from the script: --hiden-size 256\n"), std::string::npos);
 }
