@@ -82,13 +82,19 @@ const Alias* converted_into(const std::string& target, const MegatronReading& me
 // run's layout is stated with migrate's own options (the request's layout_hint, appended to the
 // message), and model keys come from the script's flags.
 std::string in_migrate_terms(std::string message) {
-  const std::string world = "(--world-size / mpirun -np)";
-  if (auto at = message.find(world); at != std::string::npos)
-    message.erase(at > 0 && message[at - 1] == ' ' ? at - 1 : at, world.size() + (at > 0 && message[at - 1] == ' '));
+  const std::string world = " (--world-size / mpirun -np)";
+  if (auto at = message.find(world); at != std::string::npos) message.erase(at, world.size());
   for (const char* given : {"give it in the model preset, the experiment's overrides or as --",
                             "give it a value in the model preset, the experiment's overrides or as --"})
-    if (auto at = message.find(given); at != std::string::npos)
-      message.replace(at, std::string(given).size(), "the script must pass it: --");
+    if (auto at = message.find(given); at != std::string::npos) {
+      // "... or as --num_layers N" -> "the flags must give it: --num-layers N" (Megatron's spelling).
+      size_t key = at + std::string(given).size();
+      size_t end = message.find(' ', key);
+      if (end == std::string::npos) end = message.size();
+      std::string flag = message.substr(key, end - key);
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      message.replace(at, end - at, "the flags must give it: --" + flag);
+    }
   return message;
 }
 
@@ -272,7 +278,8 @@ MigrationResult migrate(const MigrationRequest& request) {
     try {
       proof = prove_lossless(megatron.final_values, config::resolve(options));
     } catch (const Error& e) {
-      fail("the migrated experiment does not resolve although Megatron-LM accepts the arguments: {}", e.what());
+      fail("the migrated experiment does not resolve although Megatron-LM accepts the arguments: {}",
+           in_migrate_terms(e.what()));
     }
     if (proof.lossless()) break;
     bool changed = false;

@@ -50,6 +50,12 @@ std::string summarize(const MigrationRequest& request, const MigrationResult& r)
                        defaults ? fmt::format("; and {} Megatron-LM defaults kept for the proof (in the file's last section)", defaults)
                                 : "");
   }
+  if (!r.resolved.refused.empty()) {
+    // Kept (the proof needs them), but a run with them is refused until the feature exists.
+    std::string refused;
+    for (const auto& x : r.resolved.refused) refused += (refused.empty() ? "" : "; ") + x;
+    out += fmt::format("refused    `primus train` refuses this run until these exist: {}\n", refused);
+  }
   if (!r.unknown.empty())
     out += fmt::format("unknown    kept only as comments, so NOT lossless (files written, exit status 1): {}\n",
                        describe_unknown(r.unknown));

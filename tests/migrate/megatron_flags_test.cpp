@@ -136,6 +136,20 @@ TEST(MigrateMegatronReading, LayerPatternsAndBooleanOptionalFlagsKeepTheirTypes)
   }
 }
 
+TEST(MigrateMegatronReading, InterleavingOnTwoStagesNeedsP2pOverlapAsInMegatron) {
+  // validate_args: pp > 1 with overlap_p2p_comm (its default), pp > 2 without it.
+  const std::vector<std::string> interleaved{"--num-layers", "4", "--pipeline-model-parallel-size", "2",
+                                             "--num-layers-per-virtual-pipeline-stage", "1", "--global-batch-size", "4"};
+  std::vector<std::string> flags = with(interleaved);
+  MegatronReading m = read_on_megatron_defaults(read_megatron_flags(flags).layer, 2);
+  EXPECT_EQ(m.final_values.at("num_virtual_stages_per_pipeline_rank"), Value{2});
+  flags.push_back("--no-overlap-p2p-communication");
+  std::string msg = error_of([&] { read_on_megatron_defaults(read_megatron_flags(flags).layer, 2); });
+  EXPECT_NE(msg.find("interleaved pipelining with overlap_p2p_comm off needs pipeline_model_parallel_size > 2"),
+            std::string::npos)
+      << msg;
+}
+
 TEST(MigrateMegatronReading, ArgumentsMegatronRejectsNameTheFlag) {
   std::string msg = error_of([] {
     read_on_megatron_defaults(read_megatron_flags(with({"--tensor-model-parallel-size", "8"})).layer, 4);

@@ -109,5 +109,15 @@ TEST(MigrateModelFamily, AScriptHardCodingOneNodeMigratesForTheLayoutTheUserStat
             std::string::npos);
 }
 
+TEST(MigrateModelFamily, ErrorsNameTheFlagsAndMigratesOwnOptions) {
+  TestDir dir;
+  MigrationRequest request;
+  request.launch = parse_pasted_command({"--num-layers", "2", "--hidden-size", "64", "--num-attention-heads", "4"}, 8);
+  request.output_dir = dir.path();
+  std::string msg = error_of([&] { migrate(request); });
+  EXPECT_NE(msg.find("seq_length is not set; the flags must give it: --seq-length N"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("overrides"), std::string::npos) << msg;  // no experiment exists yet
+}
+
 }  // namespace
 }  // namespace primus::migrate
