@@ -41,7 +41,8 @@ std::string entry_point_note(const LaunchCommand& launch) {
       std::string implied;
       for (const auto& f : k.implies) implied += fmt::format("{}{} ({})", implied.empty() ? "" : ", ", f.flag, f.why);
       return fmt::format("entry point: {} (not pretrain_gpt.py), {}; its flags are read as pretrain_gpt.py reads them, "
-                         "plus what it implies: {}",
+                         "plus what it implies: {}; constants its own code fixes are not in the flags: check the "
+                         "model below against what it trains",
                          base, k.what, implied);
     }
   return fmt::format("entry point: {} (not pretrain_gpt.py); its flags are read as Megatron-LM's pretrain_gpt.py "
