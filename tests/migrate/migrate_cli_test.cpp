@@ -150,9 +150,13 @@ TEST(MigrateCli, TheLayoutAScriptIsMeantForOverTheOneItHardCodes) {
                             "torchrun --nproc_per_node 8 pretrain_gpt.py --num-layers 2 --hidden-size 256 "
                             "--num-attention-heads 8 --seq-length 128 --max-position-embeddings 128 "
                             "--micro-batch-size 1 --train-iters 5 --lr 1e-4 --tensor-model-parallel-size 8 "
-                            "--pipeline-model-parallel-size 2 --mock-data"});
+                            "--pipeline-model-parallel-size 2 --mock-data --extra-vocab-size 16"});
   ASSERT_EQ(pasted.exit_code, 0) << pasted.output;
   EXPECT_NE(pasted.output.find("TP 8 x PP 2 x CP 1 x DP 2"), std::string::npos) << pasted.output;
+  // Kept for the proof, and said: train refuses what is not built.
+  EXPECT_NE(pasted.output.find("refused    `primus train` refuses this run until these exist: extra_vocab_size = 16"),
+            std::string::npos)
+      << pasted.output;
 }
 
 TEST(MigrateCli, FailuresExitNonZeroWithOneLine) {
