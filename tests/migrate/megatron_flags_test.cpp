@@ -118,6 +118,43 @@ TEST(MigrateMegatronReading, RocmForkPaiFlagsBecomeMegatronCoreKeys) {
   EXPECT_EQ(gqa.final_values.at("num_query_groups"), Value{2});
 }
 
+TEST(MigrateMegatronReading, PaiDeepSpeedStyleMoeFlagsAreRefusedWithTheMegatronCoreKey) {
+  // PAI-Megatron-Patch's --moe-* flags configure its DeepSpeed-style MoE (--moe, refused); Megatron-Core MoE never
+  // reads them, and their meanings differ (1-based expert_interval, DeepSpeed's aux loss), so a script that sets
+  // one is refused with the Megatron-Core key to use instead of having it dropped.
+  const std::vector<std::string> moe{"--num-experts", "4", "--moe-ffn-hidden-size", "96", "--moe-router-topk", "2"};
+  const std::vector<std::pair<std::vector<std::string>, std::pair<std::string, std::string>>> cases{
+      {{"--moe-topk", "1"}, {"", ""}},  // the fork's default: nothing asked for
+      {{"--moe-topk", "4"}, {"moe_topk = 4", "moe_router_topk (--moe-router-topk)"}},
+      {{"--expert-interval", "1"}, {"expert_interval = 1", "moe_layer_freq (--moe-layer-freq"}},
+      {{"--moe-loss-coeff", "0.001"}, {"moe_loss_coeff = ", "moe_aux_loss_coeff (--moe-aux-loss-coeff)"}},
+      {{"--moe-expert-parallel-size", "2"},
+       {"moe_expert_parallel_size = 2", "expert_model_parallel_size (--expert-model-parallel-size)"}},
+      {{"--moe-train-capacity-factor", "2"}, {"moe_train_capacity_factor = ", "moe_expert_capacity_factor"}},
+      {{"--moe-eval-capacity-factor", "2"}, {"moe_eval_capacity_factor = ", "moe_expert_capacity_factor"}},
+      {{"--moe-min-capacity", "1"}, {"moe_min_capacity = 1", "moe_expert_capacity_factor"}},
+      {{"--expert-tensor-parallelism"},
+       {"expert_tensor_parallelism = true", "expert_tensor_parallel_size (--expert-tensor-parallel-size)"}},
+      {{"--router-type", "expert_choice"}, {"router_type = ", "moe_router_topk"}},
+  };
+  for (const auto& [flags, expected] : cases) {
+    std::vector<std::string> all = moe;
+    all.insert(all.end(), flags.begin(), flags.end());
+    MegatronReading m = read_on_megatron_defaults(read_megatron_flags(with(all)).layer, 1);
+    EXPECT_EQ(m.final_values.at("moe_router_topk"), Value{2}) << flags[0];  // Megatron-Core's own key is untouched
+    if (expected.first.empty()) {
+      EXPECT_TRUE(m.resolved.refused.empty()) << flags[0];
+      continue;
+    }
+    const auto& refused = m.resolved.refused;
+    EXPECT_TRUE(std::any_of(refused.begin(), refused.end(),
+                            [&](const std::string& r) {
+                              return r.rfind(expected.first, 0) == 0 && r.find(expected.second) != std::string::npos;
+                            }))
+        << flags[0] << ": " << (refused.empty() ? std::string("nothing refused") : refused.front());
+  }
+}
+
 TEST(MigrateMegatronReading, LayerPatternsAndBooleanOptionalFlagsKeepTheirTypes) {
   // Megatron evaluates a --moe-layer-freq pattern; it stays the text the preset form writes.
   MegatronFlags f = read_megatron_flags({"--moe-layer-freq", "([0]*1+[1]*3)"});
