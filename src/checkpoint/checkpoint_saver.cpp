@@ -99,24 +99,46 @@ CheckpointSaver::~CheckpointSaver() {
   if (job_ && job_->thread.joinable()) job_->thread.join();
 }
 
+void prepare_partial_folder(const fs::path& save, std::int64_t iteration) {
+  prepare_output_folder(save, "checkpoint folder (save)");
+  // What an interrupted save or deletion left (never a complete checkpoint).
+  std::error_code ec;
+  for (fs::directory_iterator it(save, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name[0] == '.' && (name.ends_with(".partial") || name.ends_with(".deleting"))) remove_folder(it->path());
+  }
+  const fs::path partial = partial_dir(save, iteration);
+  remove_folder(partial);
+  fs::create_directory(partial, ec);
+  if (ec) fail("{}: cannot create the folder: {}", partial.string(), ec.message());
+  hook("prepared");
+}
+
+SaveResult publish_checkpoint(const fs::path& save, std::int64_t iteration, const CheckpointMetadata& m,
+                              const RetentionPolicy& retention) {
+  SaveResult result;
+  result.dir = iteration_dir(save, iteration);
+  for (const StoredFile& f : m.files) result.bytes += f.bytes;
+  const fs::path partial = partial_dir(save, iteration);
+  const std::string text = m.to_json().dump(1);
+  io::write_file_atomically(partial / kMetadataFile, text);
+  result.bytes += text.size();
+  sync_folder(partial);
+  hook("metadata_written");
+  const std::optional<std::int64_t> previous = read_tracker(save);
+  move_into_place(partial, result.dir, save, iteration);
+  sync_folder(save);
+  hook("renamed");
+  write_tracker(save, iteration);
+  hook("tracker_written");
+  result.deleted = apply_retention(save, iteration, previous, retention);
+  hook("retention_done");
+  return result;
+}
+
 void CheckpointSaver::prepare(const SaveRequest& r) {
   std::string error;
-  if (group_.rank() == 0)
-    error = capture([&] {
-      prepare_output_folder(r.save_dir, "checkpoint folder (save)");
-      // What an interrupted save or deletion left (never a complete checkpoint).
-      std::error_code ec;
-      for (fs::directory_iterator it(r.save_dir, ec), end; !ec && it != end; it.increment(ec)) {
-        const std::string name = it->path().filename().string();
-        if (name.rfind(".iter_", 0) == 0 && (name.ends_with(".partial") || name.ends_with(".deleting")))
-          remove_folder(it->path());
-      }
-      const fs::path partial = partial_dir(r.save_dir, r.iteration);
-      remove_folder(partial);
-      fs::create_directory(partial, ec);
-      if (ec) fail("{}: cannot create the folder: {}", partial.string(), ec.message());
-      hook("prepared");
-    });
+  if (group_.rank() == 0) error = capture([&] { prepare_partial_folder(r.save_dir, r.iteration); });
   group_.agree(error);
 }
 
@@ -183,7 +205,6 @@ SaveResult CheckpointSaver::finalize(Job& job) {
         if (j.contains("file")) {
           const auto& f = j["file"];
           m.files.push_back({f["name"].get<std::string>(), f["bytes"].get<std::uint64_t>(), f["crc32c"].get<std::uint32_t>()});
-          result.bytes += m.files.back().bytes;
         }
         for (const auto& p : j["pieces"]) {
           const std::string tensor = p["tensor"].get<std::string>();
@@ -202,20 +223,7 @@ SaveResult CheckpointSaver::finalize(Job& job) {
         const std::string problem = check_partition(regions, t.rows(), t.cols());
         if (!problem.empty()) fail("internal: checkpoint tensor '{}': {}", name, problem);
       }
-      const fs::path partial = partial_dir(r.save_dir, r.iteration);
-      const std::string text = m.to_json().dump(1);
-      io::write_file_atomically(partial / kMetadataFile, text);
-      result.bytes += text.size();
-      sync_folder(partial);
-      hook("metadata_written");
-      const std::optional<std::int64_t> previous = read_tracker(r.save_dir);
-      move_into_place(partial, result.dir, r.save_dir, r.iteration);
-      sync_folder(r.save_dir);
-      hook("renamed");
-      write_tracker(r.save_dir, r.iteration);
-      hook("tracker_written");
-      result.deleted = apply_retention(r.save_dir, r.iteration, previous, r.retention);
-      hook("retention_done");
+      result = publish_checkpoint(r.save_dir, r.iteration, m, r.retention);
     });
   group_.agree(error);
   return result;

@@ -97,6 +97,13 @@ class CheckpointSaver {
   std::vector<float> staging_;  // async copies, kept for the next save
 };
 
+// The steps of a save that one process does (rank 0; converters that write a checkpoint alone):
+// creating SAVE/.iter_*.partial/ (removing what interrupted saves left), and publishing it —
+// metadata.json, rename into place, tracker, retention.
+void prepare_partial_folder(const std::filesystem::path& save, std::int64_t iteration);
+SaveResult publish_checkpoint(const std::filesystem::path& save, std::int64_t iteration, const CheckpointMetadata& metadata,
+                              const RetentionPolicy& retention);
+
 // Applies a retention policy to `save` after `newest` was completed; returns the deleted
 // iterations. Rank 0 only.
 std::vector<std::int64_t> apply_retention(const std::filesystem::path& save, std::int64_t newest,
