@@ -16,6 +16,7 @@
 
 #include "core/dtype.hpp"
 #include "model/buffer_plan.hpp"
+#include "model/kv_cache.hpp"
 #include "model/linear.hpp"
 #include "model/model_config.hpp"
 #include "model/model_parallel.hpp"
@@ -105,6 +106,13 @@ class Block {
   virtual std::int64_t scratch_floats() const = 0;
   virtual void forward(const BlockCall& call, const float* x, float* y) = 0;
   virtual void backward(const BlockCall& call, const float* x, const float* dy, float* dx) = 0;
+
+  // Decoding with a KV cache (generation; each block's *_decode.cpp): x [n, h] are n new tokens
+  // at positions [cache.length, cache.length + n) of one sequence (call.batch 1, call.seq n);
+  // their keys and values are written to `layer` at those positions and y [n, h] is the branch
+  // output, attending to every cached position up to each token's own.
+  virtual KvWidths kv_widths() const = 0;
+  virtual void decode(const BlockCall& call, const float* x, float* y, KvCache& cache, KvCache::Layer& layer) = 0;
 };
 
 class AttentionBlock : public Block {};

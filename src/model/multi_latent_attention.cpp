@@ -117,15 +117,12 @@ MultiLatentAttention::MultiLatentAttention(const BuildContext& ctx, const std::s
                                                           scratch_);
 }
 
-void MultiLatentAttention::forward(const BlockCall& call, const float* x_local, float* y_local) {
+float* MultiLatentAttention::project_q(const BlockCall& call, const float* x) {
   const ModelConfig& c = c_;
   const MlaConfig& m = m_;
   const StageWeights& w = call.w;
-  const float* x = io_.gather(call, x_local);
-  const std::int64_t T = call.tokens(), h = c.hidden, qr = m.q_lora_rank, kr = m.kv_lora_rank,
-                     dr = m.qk_pos_emb_head_dim, dn = m.qk_head_dim, dv = m.v_head_dim, DQ = dq();
+  const std::int64_t T = call.tokens(), h = c.hidden, qr = m.q_lora_rank, DQ = dq();
   float* q = call.at_saved(q_);
-  // Queries.
   if (qr == 0) {
     linear_forward(w.linear(q_w_, kNoParam, h, n_ * DQ), x, q, T, call.linear);
   } else {
@@ -139,8 +136,14 @@ void MultiLatentAttention::forward(const BlockCall& call, const float* x_local, 
     }
     linear_forward(w.linear(q_up_w_, kNoParam, qr, n_ * DQ), qn, q, T, call.linear);
   }
-  kernels::rope_forward(q + dn, table_q_, call.batch, call.seq, n_, n_ * DQ, rope_q_, rope_seq_, positions_);
-  // Keys and values from the compressed latent.
+  return q;
+}
+
+float* MultiLatentAttention::project_kv(const BlockCall& call, const float* x) {
+  const ModelConfig& c = c_;
+  const MlaConfig& m = m_;
+  const StageWeights& w = call.w;
+  const std::int64_t T = call.tokens(), h = c.hidden, kr = m.kv_lora_rank, dr = m.qk_pos_emb_head_dim;
   float* kvc = call.at_saved(kv_c_);
   linear_forward(w.linear(kv_down_w_, kNoParam, h, kr + dr), x, kvc, T, call.linear);
   float* cn = call.at_saved(c_n_);
@@ -153,6 +156,22 @@ void MultiLatentAttention::forward(const BlockCall& call, const float* x_local, 
   }
   float* kv = call.at_scratch(kv_);
   linear_forward(w.linear(kv_up_w_, kNoParam, kr, kv_up_width()), cn, kv, T, call.linear);
+  return kv;
+}
+
+void MultiLatentAttention::forward(const BlockCall& call, const float* x_local, float* y_local) {
+  const ModelConfig& c = c_;
+  const MlaConfig& m = m_;
+  const StageWeights& w = call.w;
+  const float* x = io_.gather(call, x_local);
+  const std::int64_t T = call.tokens(), h = c.hidden, kr = m.kv_lora_rank, dr = m.qk_pos_emb_head_dim,
+                     dn = m.qk_head_dim, dv = m.v_head_dim, DQ = dq();
+  // Queries.
+  float* q = project_q(call, x);
+  kernels::rope_forward(q + dn, table_q_, call.batch, call.seq, n_, n_ * DQ, rope_q_, rope_seq_, positions_);
+  // Keys and values from the compressed latent.
+  float* kv = project_kv(call, x);
+  float* kvc = call.at_saved(kv_c_);
   // k_rope (shared by all heads) rotated in place inside kv_c.
   kernels::rope_forward(kvc + kr, table_k_, call.batch, call.seq, 1, kr + dr, rope_k_, rope_seq_, positions_);
   float* k = call.at_saved(k_);

@@ -29,8 +29,16 @@ class MultiLatentAttention final : public AttentionBlock {
   std::int64_t scratch_floats() const override { return scratch_.total(); }
   void forward(const BlockCall& call, const float* x, float* y) override;
   void backward(const BlockCall& call, const float* x, const float* dy, float* dx) override;
+  KvWidths kv_widths() const override { return {n_ * dq(), n_ * m_.v_head_dim}; }
+  void decode(const BlockCall& call, const float* x, float* y, KvCache& cache, KvCache::Layer& layer) override;
 
  private:
+  // q [T, n·d_q] (before rope) into the saved q; returns it.
+  float* project_q(const BlockCall& call, const float* x);
+  // The latent kv_c [T, kv_lora + d_rope] (saved; k_rope not yet rotated) and kv [T, n·(d_nope + d_v)]
+  // (scratch, returned).
+  float* project_kv(const BlockCall& call, const float* x);
+
   const ModelConfig& c_;
   const MlaConfig& m_;
   const ModelParallel& mp_;

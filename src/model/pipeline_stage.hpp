@@ -168,6 +168,14 @@ class PipelineStage {
     return s;
   }
 
+  // Generation with a KV cache (pipeline_stage_decode.cpp; a stage holding the whole model):
+  // make_kv_cache allocates the cache for `capacity` positions of one sequence; decode runs n new
+  // tokens (any n: processed in chunks of at most tokens_per_micro_batch()) at positions
+  // [cache.length, cache.length + n) through every layer, appends their keys and values, and
+  // writes the last token's logits [padded_vocab] (the main model's; MTP takes no part).
+  KvCache make_kv_cache(std::int64_t capacity) const;
+  void decode(const std::int32_t* tokens, std::int64_t n, KvCache& cache, float* logits);
+
   // Σ over the micro-batches since the last call of each MTP depth's loss_k / Σ mask_k (what
   // Megatron logs as 'mtp_k loss', before dividing by the number of micro-batches); resets.
   std::vector<double> take_mtp_losses();

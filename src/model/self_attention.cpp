@@ -114,18 +114,7 @@ void SelfAttention::forward(const BlockCall& call, const float* x_local, float* 
                      gd = kv_width();
   float* a_qkv = call.at_saved(qkv_);
   linear_forward(w.linear(qkv_w_, qkv_b_, h, qkv), x, a_qkv, T, call.linear);
-  if (c.qk_layernorm) {
-    // Norm over head_dim of each query head / key group, before rope (Megatron-Core's q/k_layernorm).
-    float* tmp = call.at_scratch(qk_tmp_);
-    gather_columns(a_qkv, qkv, 0, nd, call.at_saved(q_raw_), T);
-    gather_columns(a_qkv, qkv, nd, gd, call.at_saved(k_raw_), T);
-    norm_forward(c.norm, c.norm_eps, NormParams{w.p(q_norm_w_), w.p(q_norm_b_), nullptr, nullptr}, call.at_saved(q_raw_),
-                 tmp, call.at_saved(q_mean_), call.at_saved(q_rstd_), T * heads_, d);
-    scatter_columns(tmp, nd, a_qkv, qkv, 0, T);
-    norm_forward(c.norm, c.norm_eps, NormParams{w.p(k_norm_w_), w.p(k_norm_b_), nullptr, nullptr}, call.at_saved(k_raw_),
-                 tmp, call.at_saved(k_mean_), call.at_saved(k_rstd_), T * groups_, d);
-    scatter_columns(tmp, gd, a_qkv, qkv, nd, T);
-  }
+  normalize_qk(call, a_qkv, T);
   kernels::rope_forward(a_qkv, rope_table_, call.batch, call.seq, heads_, qkv, c.rope, rope_seq_, positions_);
   kernels::rope_forward(a_qkv + nd, rope_table_, call.batch, call.seq, groups_, qkv, c.rope, rope_seq_, positions_);
   attention_->forward(call, a_qkv, a_qkv + nd, a_qkv + nd + gd, call.at_saved(attn_), call.at_saved(lse_));
@@ -134,6 +123,23 @@ void SelfAttention::forward(const BlockCall& call, const float* x_local, float* 
   linear_forward(w.linear(proj_w_, kNoParam, nd, h), call.at_saved(attn_), y, T, call.linear);
   io_.reduce(call, y, y_local);
   if (proj_b_ != kNoParam) kernels::bias_add_forward(y_local, w.p(proj_b_), T / mp_.sp(), h);
+}
+
+void SelfAttention::normalize_qk(const BlockCall& call, float* a_qkv, std::int64_t T) {
+  const ModelConfig& c = c_;
+  if (!c.qk_layernorm) return;
+  const StageWeights& w = call.w;
+  const std::int64_t d = head_dim_, qkv = qkv_width(), nd = q_width(), gd = kv_width();
+  // Norm over head_dim of each query head / key group, before rope (Megatron-Core's q/k_layernorm).
+  float* tmp = call.at_scratch(qk_tmp_);
+  gather_columns(a_qkv, qkv, 0, nd, call.at_saved(q_raw_), T);
+  gather_columns(a_qkv, qkv, nd, gd, call.at_saved(k_raw_), T);
+  norm_forward(c.norm, c.norm_eps, NormParams{w.p(q_norm_w_), w.p(q_norm_b_), nullptr, nullptr}, call.at_saved(q_raw_),
+               tmp, call.at_saved(q_mean_), call.at_saved(q_rstd_), T * heads_, d);
+  scatter_columns(tmp, nd, a_qkv, qkv, 0, T);
+  norm_forward(c.norm, c.norm_eps, NormParams{w.p(k_norm_w_), w.p(k_norm_b_), nullptr, nullptr}, call.at_saved(k_raw_),
+               tmp, call.at_saved(k_mean_), call.at_saved(k_rstd_), T * groups_, d);
+  scatter_columns(tmp, gd, a_qkv, qkv, nd, T);
 }
 
 void SelfAttention::backward(const BlockCall& call, const float* x_local, const float* dy_local, float* dx_local) {

@@ -28,8 +28,13 @@ class SelfAttention final : public AttentionBlock {
   std::int64_t scratch_floats() const override { return scratch_.total(); }
   void forward(const BlockCall& call, const float* x, float* y) override;
   void backward(const BlockCall& call, const float* x, const float* dy, float* dx) override;
+  KvWidths kv_widths() const override { return {kv_width(), kv_width()}; }
+  void decode(const BlockCall& call, const float* x, float* y, KvCache& cache, KvCache::Layer& layer) override;
 
  private:
+  // q_layernorm / k_layernorm over each head of the fused qkv [T, qkv] (qk_layernorm only).
+  void normalize_qk(const BlockCall& call, float* a_qkv, std::int64_t T);
+
   const ModelConfig& c_;
   const ModelParallel& mp_;
   std::int64_t heads_, groups_, head_dim_;  // on this rank

@@ -31,6 +31,10 @@ class TransformerLayer {
   void forward(const BlockCall& call, const float* x, float* y, float* tmp);
   // dres [T, h]: gradient of y in, gradient of x out (in place). x: the layer's input.
   void backward(const BlockCall& call, const float* x, float* dres, float* tmp);
+  // Generation (transformer_layer_decode.cpp): forward of new tokens with the attention block's
+  // decode path over the layer's KV cache.
+  void decode(const BlockCall& call, const float* x, float* y, float* tmp, KvCache& cache, KvCache::Layer& layer);
+  const AttentionBlock& attention() const { return *attention_; }
 
  private:
   const ModelConfig& c_;
