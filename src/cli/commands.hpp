@@ -17,5 +17,7 @@ void register_train_command(CLI::App& app);    // primus train pretrain
 void register_data_command(CLI::App& app);     // primus data preprocess
 void register_migrate_command(CLI::App& app);  // primus migrate megatron-lm | megatron-args
 void register_parallel_command(CLI::App& app); // primus parallel layout
+void register_checkpoint_command(CLI::App& app);  // primus checkpoint import-hf | export-hf | inspect | ...
+void register_generate_command(CLI::App& app);    // primus generate
 
 }  // namespace primus::cli

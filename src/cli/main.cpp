@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   primus::cli::register_migrate_command(app);
   primus::cli::register_data_command(app);
   primus::cli::register_parallel_command(app);
+  primus::cli::register_checkpoint_command(app);
+  primus::cli::register_generate_command(app);
   try {
     // Everything after --megatron-args is a pasted Megatron flag list, not options of ours.
     std::vector<std::string> args;
