@@ -49,8 +49,8 @@ TEST_P(CliMessages, OneLineInOurWords) {
 }
 
 const MessageCase kCases[] = {
-    {"no_command", "", "'primus' needs a command: config, train, migrate, data or parallel (see primus --help)"},
-    {"unknown_command", "trian pretrain", "unknown command 'trian' for 'primus' (its commands: config, train, migrate, data or parallel); did you mean 'train'?"},
+    {"no_command", "", "'primus' needs a command: config, train, migrate, data, parallel, checkpoint or generate (see primus --help)"},
+    {"unknown_command", "trian pretrain", "unknown command 'trian' for 'primus' (its commands: config, train, migrate, data, parallel, checkpoint or generate); did you mean 'train'?"},
     {"unknown_subcommand", "config shwo --config x.yaml", "unknown command 'shwo' for 'primus config' (its commands: show); did you mean 'show'?"},
     {"missing_subcommand", "migrate", "'primus migrate' needs a command: megatron-lm or megatron-args (see primus migrate --help)"},
     {"world_size_not_a_number", "config show --config " + kTiny + " --world-size abc", "--world-size must be a positive integer, got 'abc'"},
