@@ -24,6 +24,15 @@ class CheckpointBuilder {
   // Writes the tensors (whole, F32) into files of at most max_file_bytes (a larger tensor gets a
   // file of its own); produce(t, out) fills out with t.numel() values.
   void write(const std::vector<ModelTensor>& tensors, const std::function<void(const ModelTensor&, float*)>& produce);
+
+  // One file of pieces (regions of global tensors); produce(i, out) fills out with piece i's
+  // region.numel() values. The pieces of each tensor, over all files, must partition it.
+  struct Piece {
+    std::string tensor;
+    std::vector<std::int64_t> shape;  // the global tensor's
+    Region region;
+  };
+  void write_file(const std::vector<Piece>& pieces, const std::function<void(std::size_t, float*)>& produce);
   SaveResult commit(nlohmann::json state);
 
  private:

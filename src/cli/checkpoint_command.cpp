@@ -10,6 +10,7 @@
 #include "checkpoint/checkpoint_reader.hpp"
 #include "checkpoint/hf/hf_convert.hpp"
 #include "checkpoint/inspect.hpp"
+#include "checkpoint/megatron/megatron_convert.hpp"
 #include "checkpoint/model_io.hpp"
 #include "checkpoint/training_state.hpp"
 #include "cli/commands.hpp"
@@ -26,10 +27,12 @@ namespace primus::cli {
 namespace {
 
 struct Options {
-  std::string config, hf_dir, output, load, format = "text", dtype, model_type;
+  std::string config, hf_dir, output, load, format = "text", dtype, model_type, megatron_dir;
+  std::string transformer_impl = "transformer_engine";
   std::int64_t ckpt_step = -1;
   std::int64_t max_shard_mib = 2048;
-  bool no_verify = false;
+  std::int64_t tp = 1, pp = 1, ep = 1, vpp = 1;
+  bool grouped_gemm = false, no_verify = false;
 };
 
 CLI::Validator one_of(std::vector<std::string> choices) {
@@ -88,6 +91,48 @@ void export_hf(const Options& o, const std::vector<std::string>& overrides) {
               fmt::format("{}", fmt::join(r.files, ", ")).c_str());
 }
 
+void export_megatron(const Options& o, const std::vector<std::string>& overrides) {
+  ExperimentModel m = load_experiment_model(o.config, overrides);
+  report_notes(m.resolved);
+  checkpoint::CheckpointReader reader = open_checkpoint(o.load, o.ckpt_step);
+  if (reader.state().contains("model"))
+    checkpoint::check_model_summary(reader.state()["model"], checkpoint::model_summary(m.args(), m.config), reader.dir().string());
+  checkpoint::check_model_tensors(reader, m.tensors(), m.config.vocab);
+  reader.verify(*std::make_unique<checkpoint::SingleProcessGroup>());
+  checkpoint::megatron::ExportMegatronOptions opt;
+  opt.layout.tp = o.tp;
+  opt.layout.pp = o.pp;
+  opt.layout.ep = o.ep;
+  opt.layout.vpp = o.vpp;
+  opt.layout.transformer_engine = o.transformer_impl == "transformer_engine";
+  opt.layout.grouped_gemm = o.grouped_gemm;
+  opt.layout.make_vocab_size_divisible_by = m.args().make_vocab_size_divisible_by;
+  opt.bf16 = o.dtype.empty() ? m.args().bf16 : o.dtype == "bf16";
+  nlohmann::json args = reader.state().contains("args") ? reader.state()["args"] : checkpoint::resolved_arguments(m.resolved);
+  const auto r = checkpoint::megatron::export_megatron(m.config, m.tensors(), reader, args, o.output, opt);
+  std::printf("exported iteration %lld of %s as a Megatron-LM torch checkpoint (TP %lld, PP %lld, EP %lld%s, %s, %s): "
+              "%lld files, %s in %s\n",
+              static_cast<long long>(reader.iteration()), reader.dir().string().c_str(), static_cast<long long>(o.tp),
+              static_cast<long long>(o.pp), static_cast<long long>(o.ep),
+              o.vpp > 1 ? fmt::format(", VPP {}", o.vpp).c_str() : "", o.transformer_impl.c_str(),
+              opt.bf16 ? "bfloat16" : "float32", static_cast<long long>(r.files), format_bytes(r.bytes).c_str(),
+              r.dir.string().c_str());
+  std::printf("continue with Megatron-LM: --load %s --finetune, or --no-load-optim --no-load-rng to keep the iteration\n",
+              o.output.c_str());
+}
+
+void import_megatron(const Options& o, const std::vector<std::string>& overrides) {
+  ExperimentModel m = load_experiment_model(o.config, overrides);
+  report_notes(m.resolved);
+  const auto r = checkpoint::megatron::import_megatron(m.args(), m.config, m.tensors(), o.megatron_dir, o.output,
+                                                       experiment_state(m));
+  std::printf("imported iteration %lld of a Megatron-LM checkpoint (TP %lld, PP %lld, EP %lld, %lld files) -> %s\n",
+              static_cast<long long>(r.iteration), static_cast<long long>(r.layout.tp), static_cast<long long>(r.layout.pp),
+              static_cast<long long>(r.layout.ep), static_cast<long long>(r.files), r.checkpoint.string().c_str());
+  std::printf("it holds weights only: continue with --load %s --finetune (or --no-load-optim --no-load-rng)\n",
+              o.output.c_str());
+}
+
 void inspect(const Options& o) {
   checkpoint::CheckpointReader reader = open_checkpoint(o.load, o.ckpt_step);
   const checkpoint::Inspection r = checkpoint::inspect(reader, !o.no_verify);
@@ -122,6 +167,36 @@ void register_checkpoint_command(CLI::App& app) {
   add_positive_integer_option(exp, "--ckpt-step", o->ckpt_step, "Iteration to export instead of the latest", 1LL << 50);
   allow_overrides(*exp);
   exp->callback([o, exp] { export_hf(*o, collect_overrides(*exp)); });
+
+  auto* em = ck->add_subcommand("export-megatron",
+                                "Write a checkpoint in Megatron-LM's legacy torch format for a chosen TP/PP/EP layout");
+  em->add_option("--config", o->config, "Experiment YAML file of the checkpoint's model")->required();
+  em->add_option("--load", o->load, "Checkpoint folder (holding latest_checkpointed_iteration.txt) or an iter_* folder")
+      ->required();
+  em->add_option("--output", o->output, "Megatron save folder to write (iter_XXXXXXX/mp_rank_*/model_optim_rng.pt)")
+      ->required();
+  add_positive_integer_option(em, "--tensor-model-parallel-size,--tp", o->tp, "Tensor-parallel ranks (default 1)", 1 << 16);
+  add_positive_integer_option(em, "--pipeline-model-parallel-size,--pp", o->pp, "Pipeline stages (default 1)", 1 << 16);
+  add_positive_integer_option(em, "--expert-model-parallel-size,--ep", o->ep, "Expert-parallel ranks (default 1)", 1 << 16);
+  add_positive_integer_option(em, "--virtual-pipeline-model-parallel-size", o->vpp,
+                              "Model chunks per pipeline stage (default 1)", 1 << 16);
+  em->add_option("--transformer-impl", o->transformer_impl,
+                 "Layer spec whose names to write: transformer_engine (Megatron's default) or local")
+      ->check(one_of({"transformer_engine", "local"}));
+  em->add_flag("--moe-grouped-gemm", o->grouped_gemm, "Name experts as TE's grouped GEMM does (mlp.experts.linear_fc1.weight<i>)");
+  em->add_option("--dtype", o->dtype, "Weights' dtype: fp32 or bf16 (default: bf16 when the experiment trains in bf16)")
+      ->check(one_of({"fp32", "bf16"}));
+  add_positive_integer_option(em, "--ckpt-step", o->ckpt_step, "Iteration to export instead of the latest", 1LL << 50);
+  allow_overrides(*em);
+  em->callback([o, em] { export_megatron(*o, collect_overrides(*em)); });
+
+  auto* im = ck->add_subcommand("import-megatron", "Convert a Megatron-LM legacy torch checkpoint into a checkpoint");
+  im->add_option("--config", o->config, "Experiment YAML file describing the same architecture")->required();
+  im->add_option("--megatron-dir", o->megatron_dir, "Megatron save folder (or one of its iter_* / release folders)")
+      ->required();
+  im->add_option("--output", o->output, "Checkpoint folder to write")->required();
+  allow_overrides(*im);
+  im->callback([o, im] { import_megatron(*o, collect_overrides(*im)); });
 
   auto* ins = ck->add_subcommand("inspect", "Show a checkpoint's iteration, layout, tensors and files, and verify its checksums");
   ins->add_option("checkpoint", o->load, "Checkpoint folder or iter_* folder")->required();

@@ -11,7 +11,15 @@ ExperimentModel load_experiment_model(const std::string& experiment, const std::
   ExperimentModel m;
   config::ResolveOptions ro;
   ro.config = experiment;
-  ro.overrides = overrides;
+  // The model of one process: checkpoints and converted models hold global tensors, whatever
+  // layout the experiment trains with (the user's own overrides still come last).
+  ro.overrides = {"--tensor_model_parallel_size", "1", "--pipeline_model_parallel_size", "1",
+                  "--context_parallel_size", "1", "--expert_model_parallel_size", "1",
+                  "--expert_tensor_parallel_size", "null", "--sequence_parallel", "false",
+                  "--decoder_first_pipeline_num_layers", "null", "--decoder_last_pipeline_num_layers", "null",
+                  "--decoder_pipeline_manual_split_list", "null", "--num_layers_per_virtual_pipeline_stage", "null",
+                  "--virtual_pipeline_model_parallel_size", "null", "--pipeline_model_parallel_layout", "null"};
+  ro.overrides.insert(ro.overrides.end(), overrides.begin(), overrides.end());
   ro.world_size = 1;
   m.resolved = config::resolve(ro);
   const config::Args& a = m.resolved.args;

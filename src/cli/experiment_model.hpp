@@ -29,8 +29,9 @@ struct ExperimentModel {
   std::vector<checkpoint::ModelTensor> tensors() const { return checkpoint::model_tensors(*model); }
 };
 
-// Resolves `experiment` with the command line's overrides for one process and builds the model
-// (micro-batch 1).
+// Resolves `experiment` for one process (tensor, pipeline, context and expert parallelism set to 1
+// before the command line's overrides: checkpoints hold global tensors, so the layout the
+// experiment trains with does not matter here) and builds the model (micro-batch 1).
 ExperimentModel load_experiment_model(const std::string& experiment, const std::vector<std::string>& overrides);
 
 // The experiment's architecture as stored in checkpoints (metadata "state"): the model's
