@@ -39,8 +39,8 @@ void read_model(CheckpointReader& ckpt, model::PipelineStage& stage) {
   float* params = stage.params();
   for (const model::ParamInfo& p : stage.layout().params())
     ckpt.read(p.name, local_region(p), params + p.offset, is_vocabulary_tensor(p.name));
-  for (model::TopKRouter* r : stage.routers())
-    if (!r->bias_name().empty()) ckpt.read(r->bias_name(), whole_region(r->experts(), 0), r->expert_bias().data());
+  for (const auto& b : stage.buffers())
+    ckpt.read(b.name, whole_region(static_cast<std::int64_t>(b.values->size()), 0), b.values->data());
   stage.parameters_changed();
 }
 

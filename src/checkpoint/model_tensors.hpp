@@ -1,6 +1,6 @@
 // The tensors a model's checkpoint holds, by global name and shape: every parameter of the stage
-// (parameter_layout.hpp) and the non-parameter state some blocks keep — the routers' expert bias
-// of aux-loss-free balancing (TopKRouter::expert_bias, shape [num_experts]).
+// (parameter_layout.hpp) and the model's non-parameter state (PipelineStage::buffers(): the
+// routers' expert bias of aux-loss-free balancing, shape [num_experts]).
 #pragma once
 
 #include <cstdint>
