@@ -106,7 +106,10 @@ class Block {
   virtual std::int64_t scratch_floats() const = 0;
   virtual void forward(const BlockCall& call, const float* x, float* y) = 0;
   virtual void backward(const BlockCall& call, const float* x, const float* dy, float* dx) = 0;
+};
 
+class AttentionBlock : public Block {
+ public:
   // Decoding with a KV cache (generation; each block's *_decode.cpp): x [n, h] are n new tokens
   // at positions [cache.length, cache.length + n) of one sequence (call.batch 1, call.seq n);
   // their keys and values are written to `layer` at those positions and y [n, h] is the branch
@@ -115,8 +118,6 @@ class Block {
   virtual void decode(const BlockCall& call, const float* x, float* y, KvCache& cache, KvCache::Layer& layer) = 0;
 };
 
-class AttentionBlock : public Block {};
 class MlpBlock : public Block {};
-
 
 }  // namespace primus::model
