@@ -110,7 +110,7 @@ void SelfAttention::forward(const BlockCall& call, const float* x_local, float* 
   const ModelConfig& c = c_;
   const StageWeights& w = call.w;
   const float* x = io_.gather(call, x_local);
-  const std::int64_t T = call.tokens(), h = c.hidden, d = head_dim_, qkv = qkv_width(), nd = q_width(),
+  const std::int64_t T = call.tokens(), h = c.hidden, qkv = qkv_width(), nd = q_width(),
                      gd = kv_width();
   float* a_qkv = call.at_saved(qkv_);
   linear_forward(w.linear(qkv_w_, qkv_b_, h, qkv), x, a_qkv, T, call.linear);

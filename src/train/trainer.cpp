@@ -185,8 +185,28 @@ Trainer::Trainer(const config::ResolvedConfig& config, parallel::ParallelState* 
     }
     LoggingRank rank{state_.rank(), state_.world_size(), state_.is_last_rank()};
     logging_ = std::make_unique<Logging>(Logging{TrainingLogging(config, *model_, data_.vocab_size, rank)});
+    checkpointing_ = std::make_unique<Checkpointing>(config, state_, *model_, *optimizer_);
   });
+  // Collective with agreed failures of its own.
+  loaded_ = checkpointing_->load();
+  if (loaded_) {
+    const TrainingProgress& p = loaded_->progress;
+    iteration_ = p.iteration;
+    consumed_samples_ = p.consumed_samples;
+    consumed_valid_samples_ = p.consumed_valid_samples;
+    scheduler_samples_ = p.scheduler_samples;
+    if (!loaded_->finetune) last_saved_iteration_ = iteration_;
+  }
 }
+
+std::string Trainer::save_checkpoint() {
+  if (!checkpointing_->enabled()) fail("internal: save_checkpoint without `save`");
+  ddp_->finish_param_sync();
+  last_saved_iteration_ = iteration_;
+  return checkpointing_->save(TrainingProgress{iteration_, consumed_samples_, consumed_valid_samples_, scheduler_samples_});
+}
+
+std::optional<std::string> Trainer::finish_saves(bool wait) { return checkpointing_->finish_async(wait); }
 
 Trainer::~Trainer() = default;
 
@@ -368,6 +388,20 @@ TrainingSummary Trainer::run() {
   TrainingLogging& log = logging_->log;
   log.start();
   log.note(memory_plan());
+  if (loaded_)
+    log.note(loaded_->finetune
+                 ? fmt::format("loaded the weights of {} (finetune: iteration, optimizer and data position start afresh)",
+                               loaded_->dir.string())
+                 : fmt::format("loaded checkpoint {} at iteration {} (consumed samples {}{}; {:.1f} MiB in {:.3f} s)",
+                               loaded_->dir.string(), iteration_, consumed_samples_,
+                               loaded_->optimizer ? ", optimizer state" : ", no optimizer state",
+                               static_cast<double>(loaded_->bytes) / (1 << 20), loaded_->seconds));
+  std::unique_ptr<ExitSignal> exit_signal;
+  if (a.exit_signal_handler) exit_signal = std::make_unique<ExitSignal>(a.exit_signal);
+  const bool saving = checkpointing_->enabled();
+  auto save = [&] {
+    if (saving && last_saved_iteration_ != iteration_) log.note(save_checkpoint());
+  };
   TrainingSummary summary;
   const double start = monotonic_seconds();
   std::vector<double> token_rates;
@@ -392,7 +426,22 @@ TrainingSummary Trainer::run() {
         log.validation(*e);
         summary.evals.push_back(*e);
       }
+    if (saving) {
+      if (auto done = finish_saves(false)) log.note(*done);
+      if (a.save_interval && *a.save_interval > 0 && iteration_ % *a.save_interval == 0) save();
+    }
+    if (exit_signal) {
+      // Every rank reads its own flag; the maximum makes every rank stop together.
+      std::int64_t got = ExitSignal::received() ? 1 : 0;
+      state_.world().allreduce(&got, 1, parallel::ReduceOp::Max);
+      if (got) {
+        save();
+        log.note(fmt::format("exiting at iteration {}: received {} (exit_signal_handler)", iteration_, a.exit_signal));
+        break;
+      }
+    }
     if (a.exit_interval && *a.exit_interval > 0 && iteration_ % *a.exit_interval == 0) {
+      save();
       log.note(fmt::format("exiting at iteration {} (exit_interval {})", iteration_, *a.exit_interval));
       break;
     }
@@ -401,6 +450,7 @@ TrainingSummary Trainer::run() {
       std::int64_t done = (monotonic_seconds() - start_time_) / 60.0 > static_cast<double>(*a.exit_duration_in_mins);
       state_.world().allreduce(&done, 1, parallel::ReduceOp::Max);
       if (done) {
+        save();
         log.note(fmt::format("exiting at iteration {}: training ran longer than exit_duration_in_mins = {}", iteration_,
                              *a.exit_duration_in_mins));
         break;
@@ -411,6 +461,10 @@ TrainingSummary Trainer::run() {
   log_pipeline_bubble();
   const ExpertDispatchReport dispatch = expert_dispatch_report(*model_, a, iteration_, state_.world());
   if (!dispatch.empty) log.note(dispatch.line());
+  // Megatron saves at the end unless the last iteration was just saved (Primus: disable_last_saving).
+  if (saving && iteration_ > 0 && !a.disable_last_saving) save();
+  if (saving)
+    if (auto done = finish_saves(true)) log.note(*done);
   summary.iterations = iteration_;
   summary.seconds = monotonic_seconds() - start;
   if (!token_rates.empty()) {

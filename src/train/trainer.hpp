@@ -11,6 +11,9 @@
 // the distributed optimizer — on this rank's shard, whose update is then all-gathered. Every rank
 // takes the same decisions (NaN stop, exit_interval, exit_duration_in_mins) from reduced values.
 // Validation runs every eval_interval iterations and at the end, reduced the same way.
+// Checkpoints (checkpointing.hpp): loaded at construction (load, auto_continue_train, finetune),
+// saved every save_interval iterations, when leaving at exit_interval, exit_duration_in_mins or
+// on the exit signal (exit_signal_handler), and at the end unless disable_last_saving.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +28,7 @@
 #include "parallel/distributed_data_parallel.hpp"
 #include "parallel/param_and_grad_buffer.hpp"
 #include "parallel/parallel_state.hpp"
+#include "train/checkpointing.hpp"
 #include "train/lr_scheduler.hpp"
 #include "train/optimizer.hpp"
 #include "train/training_results.hpp"
@@ -57,6 +61,12 @@ class Trainer {
   const TrainingData& data() const { return data_; }
   // Every parameter's current values, gathered (distributed optimizer) and ready to read.
   void finish_parameter_sync() { ddp_->finish_param_sync(); }
+  // The checkpoint loaded at construction (load / auto_continue_train), if any.
+  const std::optional<LoadResult>& loaded() const { return loaded_; }
+  // Saves the current state to `save` (tests and the run loop; async_save: in the background,
+  // completed by finish_saves()). Collective. Returns the log line.
+  std::string save_checkpoint();
+  std::optional<std::string> finish_saves(bool wait);
 
  private:
   struct Logging;
@@ -101,6 +111,9 @@ class Trainer {
   std::vector<std::int32_t> full_tokens_, full_labels_;
   std::vector<float> full_mask_;
   std::unique_ptr<Logging> logging_;
+  std::unique_ptr<Checkpointing> checkpointing_;
+  std::optional<LoadResult> loaded_;
+  std::int64_t last_saved_iteration_ = -1;
 };
 
 }  // namespace primus::train
