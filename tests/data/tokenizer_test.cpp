@@ -154,5 +154,36 @@ TEST(HfTokenizer, SmallHandWrittenByteLevelFile) {
   EXPECT_THROW(t.encode(std::string("\xff\xfe")), Error);
 }
 
+TEST(HfTokenizer, TokenIdsMustBeIntegersInRange) {
+  // Each id of tokenizer.json: the vocabulary, added tokens, the post-processor's ids.
+  testing::ScratchDir dir("tok_ids");
+  auto file = [](nlohmann::json vocab_id, nlohmann::json added_id, nlohmann::json post_id) {
+    nlohmann::json j;
+    j["added_tokens"] = {{{"id", added_id}, {"content", "<s>"}, {"special", true}}};
+    j["model"] = {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", vocab_id}}}, {"merges", nlohmann::json::array()}};
+    j["post_processor"] = {{"type", "TemplateProcessing"},
+                           {"single", {{{"SpecialToken", {{"id", "<s>"}}}}}},
+                           {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {post_id}}}}}}};
+    return j.dump();
+  };
+  struct Case {
+    std::string json, message;
+  };
+  for (const Case& c : {Case{file(1.4e111, 2, 2), "token id of 'b' must be an integer, got 1.4e+111"},
+                        Case{file(-1, 2, 2), "token id -1 of 'b' is outside [0, 16777216)"},
+                        Case{file(1, 2.5, 2), "token id of added token must be an integer, got 2.5"},
+                        Case{file(1, std::uint64_t{1} << 40, 2), "token id 1099511627776 of added token is outside"},
+                        Case{file(1, 2, "2"), "token id of post_processor special token <s> must be an integer"}}) {
+    testing::write_file(dir / "tokenizer.json", c.json);
+    try {
+      HfTokenizer t(dir / "tokenizer.json");
+      ADD_FAILURE() << "accepted: " << c.json;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("tokenizer.json"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace primus::data

@@ -1,4 +1,5 @@
 #include "data/tokenizer/added_vocabulary.hpp"
+#include "data/tokenizer/token_id.hpp"
 
 #include <algorithm>
 
@@ -13,13 +14,13 @@ bool is_word(char c) {
 
 }  // namespace
 
-AddedVocabulary::AddedVocabulary(const nlohmann::json& added_tokens) {
+AddedVocabulary::AddedVocabulary(const nlohmann::json& added_tokens, const std::string& file) {
   by_first_byte_[0].resize(256);
   by_first_byte_[1].resize(256);
   for (const auto& t : added_tokens) {
     AddedToken a;
-    a.id = t.at("id").get<std::int32_t>();
     a.content = t.at("content").get<std::string>();
+    a.id = token_id(t.at("id"), file, "added token");
     a.special = t.value("special", false);
     a.normalized = t.value("normalized", !a.special);
     a.lstrip = t.value("lstrip", false);

@@ -33,7 +33,8 @@ struct Segment {
 class AddedVocabulary {
  public:
   AddedVocabulary() = default;
-  explicit AddedVocabulary(const nlohmann::json& added_tokens);
+  // file: named in errors.
+  AddedVocabulary(const nlohmann::json& added_tokens, const std::string& file);
 
   // Splits `text` on the tokens whose `normalized` flag equals `normalized`.
   void split(std::string_view text, bool normalized, std::vector<Segment>& out) const;

@@ -5,13 +5,13 @@
 
 #include "core/error.hpp"
 #include "core/message_text.hpp"
+#include "data/tokenizer/token_id.hpp"
 #include "data/tokenizer/utf8.hpp"
 
 namespace primus::data::tok {
 namespace {
 
 // 2^24 ids: 64 times the largest vocabularies in use, a table of at most ~0.5 GB.
-constexpr std::int32_t kMaxTokenId = 1 << 24;
 
 std::uint64_t pair_key(std::int32_t a, std::int32_t b) {
   return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(a)) << 32) | static_cast<std::uint32_t>(b);
@@ -36,13 +36,7 @@ BpeModel::BpeModel(const nlohmann::json& model, const std::string& file) : file_
   vocab_.reserve(vocab.size());
   std::int32_t max_id = -1;
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    const auto id = it.value().get<std::int32_t>();
-    if (id < 0) fail("{}: negative token id {} for '{}'", file, id, it.key());
-    // Tokens are looked up by id in a dense table: an id far past any real vocabulary (the largest
-    // are ~256k) would make that table gigabytes. Found by the tokenizer_json fuzzer.
-    if (id >= kMaxTokenId)
-      fail("{}: token id {} for '{}' is beyond the largest vocabulary this reader accepts ({} ids)", file, id,
-           printable(it.key(), 40), kMaxTokenId);
+    const std::int32_t id = token_id(it.value(), file, fmt::format("'{}'", printable(it.key(), 40)));
     vocab_.emplace(it.key(), id);
     max_id = std::max(max_id, id);
   }

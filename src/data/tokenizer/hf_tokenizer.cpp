@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/input_file.hpp"
 #include "core/message_text.hpp"
+#include "data/tokenizer/token_id.hpp"
 #include "data/tokenizer/utf8.hpp"
 
 namespace primus::data {
@@ -46,7 +47,7 @@ HfTokenizer::HfTokenizer(const std::string& tokenizer_json) : path_(tokenizer_js
     if (j.contains("truncation") && !j["truncation"].is_null()) {
       // Truncation/padding only matter for batched model inputs; data preprocessing ignores them.
     }
-    added_ = tok::AddedVocabulary(j.value("added_tokens", nlohmann::json::array()));
+    added_ = tok::AddedVocabulary(j.value("added_tokens", nlohmann::json::array()), path_);
     normalizer_ = tok::make_normalizer(j.value("normalizer", nlohmann::json()), path_);
     pre_tokenizer_ = tok::make_pre_tokenizer(j.value("pre_tokenizer", nlohmann::json()), path_);
     model_ = std::make_unique<tok::BpeModel>(j.at("model"), path_);
@@ -71,7 +72,7 @@ HfTokenizer::HfTokenizer(const std::string& tokenizer_json) : path_(tokenizer_js
           }
           const std::string name = item.at("SpecialToken").at("id").get<std::string>();
           if (!specials.contains(name)) fail("{}: post_processor uses undeclared special token '{}'", path_, name);
-          for (const auto& id : specials[name].at("ids")) (after ? suffix_ids_ : prefix_ids_).push_back(id.get<std::int32_t>());
+          for (const auto& id : specials[name].at("ids")) (after ? suffix_ids_ : prefix_ids_).push_back(tok::token_id(id, path_, "post_processor special token " + name));
         }
       } else {
         fail("{}: post_processor type '{}' is not supported", path_, type);
