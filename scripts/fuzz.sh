@@ -14,7 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
-all=(yaml_reader config_resolve idx_reader tokenizer_json safetensors_reader npy_reader)
+all=(yaml_reader config_resolve idx_reader tokenizer_json safetensors_reader npy_reader checkpoint_metadata
+     torch_checkpoint)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 

@@ -12,7 +12,8 @@ bool is_vocabulary_tensor(const std::string& name) {
   return name == "embedding.word_embeddings.weight" || name == "output_layer.weight";
 }
 
-void check_model_tensors(const CheckpointReader& ckpt, const std::vector<ModelTensor>& tensors, std::int64_t real_vocab) {
+void check_model_tensors(const CheckpointReader& ckpt, const std::vector<ModelTensor>& tensors, std::int64_t real_vocab,
+                         std::vector<std::string>* unclaimed) {
   std::set<std::string> ours;
   for (const ModelTensor& t : tensors) {
     ours.insert(t.name);
@@ -29,13 +30,18 @@ void check_model_tensors(const CheckpointReader& ckpt, const std::vector<ModelTe
            ckpt.dir().string(), t.name, fmt::join(st.shape, ", "), fmt::join(t.shape(), ", "));
   }
   for (const auto& [name, t] : ckpt.metadata().tensors)
-    if (!name.starts_with("optimizer.") && !ours.count(name))
+    if (!name.starts_with("optimizer.") && !ours.count(name)) {
+      if (unclaimed) {
+        unclaimed->push_back(name);
+        continue;
+      }
       fail("{}: the checkpoint has tensor '{}', which the experiment's model does not: it holds another model",
            ckpt.dir().string(), name);
+    }
 }
 
-void read_model(CheckpointReader& ckpt, model::PipelineStage& stage) {
-  check_model_tensors(ckpt, model_tensors(stage), stage.config().vocab);
+void read_model(CheckpointReader& ckpt, model::PipelineStage& stage, std::vector<std::string>* unclaimed) {
+  check_model_tensors(ckpt, model_tensors(stage), stage.config().vocab, unclaimed);
   float* params = stage.params();
   for (const model::ParamInfo& p : stage.layout().params())
     ckpt.read(p.name, local_region(p), params + p.offset, is_vocabulary_tensor(p.name));

@@ -15,12 +15,14 @@ namespace primus::checkpoint {
 // True for the embedding and output layer, whose row count is the padded vocabulary.
 bool is_vocabulary_tensor(const std::string& name);
 
-// Checks that the checkpoint holds exactly the model's tensors (see above); `what` names the
-// checkpoint in messages.
+// Checks that the checkpoint holds exactly the model's tensors (see above). A pipeline stage or an
+// expert-parallel rank holds part of the model: pass `unclaimed` to receive the checkpoint's model
+// tensors this part does not hold instead of failing; a tensor no rank claims is the error then.
 void check_model_tensors(const CheckpointReader& checkpoint, const std::vector<ModelTensor>& tensors,
-                         std::int64_t real_vocab);
+                         std::int64_t real_vocab, std::vector<std::string>* unclaimed = nullptr);
 
 // Reads every parameter's local slice and the routers' expert bias, then refreshes the bf16 copy.
-void read_model(CheckpointReader& checkpoint, model::PipelineStage& stage);
+void read_model(CheckpointReader& checkpoint, model::PipelineStage& stage,
+                std::vector<std::string>* unclaimed = nullptr);
 
 }  // namespace primus::checkpoint

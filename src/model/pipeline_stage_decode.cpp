@@ -13,8 +13,8 @@
 namespace primus::model {
 
 KvCache PipelineStage::make_kv_cache(std::int64_t capacity) const {
-  if (!range_.pre_process || !range_.post_process)
-    fail("internal: decoding needs the whole model on one stage (embedding to output layer)");
+  if (num_chunks() != 1 || !pre_process() || !post_process())
+    fail("internal: decoding needs the whole model in one chunk (embedding to output layer)");
   // The decode paths run the blocks' unsharded math; a tensor-parallel stage would need the
   // gathers and reductions of forward() at every boundary, which decoding does not do (yet).
   if (parallel_.tp_size() > 1 || parallel_.cp_size() > 1)
@@ -51,7 +51,7 @@ void PipelineStage::decode(const std::int32_t* tokens, std::int64_t n, KvCache& 
       fail("token id {} is outside the model's vocabulary of {}", tokens[i], c.padded_vocab);
   const StageWeights w = weights();
   const MicroBatchState state = eval_state();
-  float* x = arena_.get(residual_);
+  float* x = arena_.get(chunks_.front().residual.front());  // [num_layers + 1, T, h]
   for (std::int64_t at = 0; at < n; at += chunk) {
     const std::int64_t m = std::min(chunk, n - at);
     for (std::int64_t i = 0; i < m; ++i) cache.positions[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(cache.length + i);

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include <atomic>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -109,7 +110,7 @@ nlohmann::json optimizer_settings(const config::Args& a) {
 }  // namespace
 
 Checkpointing::Checkpointing(const config::ResolvedConfig& config, parallel::ParallelState& state,
-                             model::GPTModel& model, Optimizer& optimizer)
+                             model::PipelineStage& model, Optimizer& optimizer)
     : config_(config),
       args_(config.args),
       state_(state),
@@ -133,7 +134,12 @@ checkpoint::SaveRequest Checkpointing::request(const TrainingProgress& progress)
   const model::ParameterLayout& layout = model_.layout();
   const float* params = model_.params();
   // Whether this rank holds the copy of p's local slice that goes into the checkpoint.
+  // The last pipeline stage's copy of the word embeddings (tied output layer, MTP) is the first
+  // stage's tensor: written once, by the first stage; every holder reads it back.
+  const model::ParamInfo* embedding_copy =
+      model_.holds_embedding_copy() ? &layout[model_.embedding_weight()] : nullptr;
   auto writes = [&](const model::ParamInfo& p, bool every_dp_rank) {
+    if (&p == embedding_copy) return false;
     const bool expert = p.group == model::ParamGroup::Expert;
     if (!every_dp_rank && (expert ? expert_dp : dense_dp) != 0) return false;
     if (!p.tensor_parallel && (expert ? at.expert_tp : at.tp) != 0) return false;
@@ -267,13 +273,24 @@ std::optional<LoadResult> Checkpointing::load() {
   result.dir = *dir;
   result.finetune = finetune;
   error.clear();
+  std::vector<std::string> model_tensor_names;
+  std::string unclaimed_flags;  // per model tensor of the checkpoint: '1' when this rank holds no part
   try {
     CheckpointReader reader(*dir);
     reader.verify(group_);
     const nlohmann::json& st = reader.state();
     if (st.contains("model"))
       checkpoint::check_model_summary(st["model"], checkpoint::model_summary(a, model_.config()), dir->string());
-    checkpoint::read_model(reader, model_);
+    // A stage or an expert-parallel rank holds part of the model: the tensors it does not hold are
+    // checked against every rank's below.
+    std::vector<std::string> unclaimed;
+    checkpoint::read_model(reader, model_, &unclaimed);
+    std::set<std::string> mine(unclaimed.begin(), unclaimed.end());
+    for (const auto& [name, t] : reader.metadata().tensors) {
+      if (name.starts_with("optimizer.")) continue;
+      model_tensor_names.push_back(name);
+      unclaimed_flags.push_back(mine.count(name) ? '1' : '0');
+    }
     const nlohmann::json training = st.value("training", nlohmann::json::object());
     for (const auto& f : reader.metadata().files) result.bytes += f.bytes;
     if (!finetune) {
@@ -312,6 +329,16 @@ std::optional<LoadResult> Checkpointing::load() {
     error = e.what();
   }
   group_.agree(error);
+  const std::vector<std::string> flags = group_.allgather(unclaimed_flags);
+  for (std::size_t i = 0; i < model_tensor_names.size(); ++i) {
+    bool anyone = false;
+    for (const std::string& f : flags) anyone |= i < f.size() && f[i] == '0';
+    if (!anyone)
+      throw parallel::CollectiveError(fmt::format("{}: the checkpoint has tensor '{}', which the experiment's model does "
+                                                  "not: it holds another model",
+                                                  dir->string(), model_tensor_names[i]),
+                                      state_.rank() == 0);
+  }
   result.seconds = monotonic_seconds() - start;
   return result;
 }

@@ -32,7 +32,7 @@
 #include "checkpoint/checkpoint_reader.hpp"
 #include "checkpoint/checkpoint_saver.hpp"
 #include "config/resolved_config.hpp"
-#include "model/gpt_model.hpp"
+#include "model/pipeline_stage.hpp"
 #include "parallel/parallel_state.hpp"
 #include "train/optimizer.hpp"
 
@@ -70,7 +70,7 @@ class CommunicatorCheckpointGroup final : public checkpoint::CheckpointGroup {
 
 class Checkpointing {
  public:
-  Checkpointing(const config::ResolvedConfig& config, parallel::ParallelState& state, model::GPTModel& model,
+  Checkpointing(const config::ResolvedConfig& config, parallel::ParallelState& state, model::PipelineStage& model,
                 Optimizer& optimizer);
   ~Checkpointing();
 
@@ -97,7 +97,7 @@ class Checkpointing {
   const config::ResolvedConfig& config_;
   const config::Args& args_;
   parallel::ParallelState& state_;
-  model::GPTModel& model_;
+  model::PipelineStage& model_;
   Optimizer& optimizer_;
   CommunicatorCheckpointGroup group_;
   std::unique_ptr<checkpoint::CheckpointSaver> saver_;

@@ -10,11 +10,13 @@
 
 #include <gtest/gtest.h>
 
+#include "checkpoint_metadata_target.hpp"
 #include "config_resolve_target.hpp"
 #include "idx_reader_target.hpp"
 #include "npy_reader_target.hpp"
 #include "safetensors_reader_target.hpp"
 #include "tokenizer_json_target.hpp"
+#include "torch_checkpoint_target.hpp"
 #include "yaml_reader_target.hpp"
 
 namespace {
@@ -60,7 +62,9 @@ INSTANTIATE_TEST_SUITE_P(Targets, FuzzRegressions,
                                            TargetCase{"idx_reader", primus::fuzz::idx_reader},
                                            TargetCase{"tokenizer_json", primus::fuzz::tokenizer_json},
                                            TargetCase{"safetensors_reader", primus::fuzz::safetensors_reader},
-                                           TargetCase{"npy_reader", primus::fuzz::npy_reader}),
+                                           TargetCase{"npy_reader", primus::fuzz::npy_reader},
+                                           TargetCase{"checkpoint_metadata", primus::fuzz::checkpoint_metadata},
+                                           TargetCase{"torch_checkpoint", primus::fuzz::torch_checkpoint}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

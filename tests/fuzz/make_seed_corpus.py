@@ -165,9 +165,56 @@ def npy_files():
     put("npy_reader", npy("<i2", [0], b""))
 
 
+def checkpoint_metadata():
+    """metadata.json of a checkpoint folder whose data file is the target's fixed
+    model_00000.safetensors: "a" F32 [4, 3] (bytes 0-48) and "b" F32 [5] (48-68)."""
+    f = {"name": "model_00000.safetensors", "bytes": 8 + 112 + 68, "crc32c": "00000000"}
+    a_whole = {"shape": [4, 3], "dtype": "F32",
+               "pieces": [{"file": f["name"], "key": "a", "rows": [[0, 4]], "cols": [0, 3]}]}
+    a_split = {"shape": [8, 3], "dtype": "F32",
+               "pieces": [{"file": f["name"], "key": "a", "rows": [[0, 4]], "cols": [0, 3]},
+                          {"file": f["name"], "key": "a", "rows": [[4, 8]], "cols": [0, 3]}]}
+    b = {"shape": [5], "dtype": "F32", "pieces": [{"file": f["name"], "key": "b", "rows": [[0, 5]], "cols": [0, 1]}]}
+    b_cols = {"shape": [2, 6], "dtype": "F32",
+              "pieces": [{"file": f["name"], "key": "a", "rows": [[0, 2]], "cols": [0, 3]},
+                         {"file": f["name"], "key": "a", "rows": [[0, 2]], "cols": [3, 6]}]}
+    state = {"training": {"iteration": 10, "consumed_train_samples": 40}, "layout": {"tp": 1, "pp": 1}}
+    for tensors in ({"a": a_whole, "b": b}, {"a": a_split}, {"w": b_cols}, {"b": b}):
+        put("checkpoint_metadata", json.dumps({"format": "primus-checkpoint", "version": 1, "iteration": 10,
+                                                "state": state, "files": [f], "tensors": tensors}, indent=1))
+    put("checkpoint_metadata", json.dumps({"format": "primus-checkpoint", "version": 1, "iteration": 0,
+                                            "state": {}, "files": [], "tensors": {}}))
+
+
+def torch_checkpoints():
+    """torch.save files as Megatron-LM writes them (Debian's python3-torch): a state dict with
+    an args Namespace, nested dicts, an OrderedDict model, fp32/bf16 tensors, views and None."""
+    import argparse
+    import collections
+    import io
+    import torch
+    torch.manual_seed(0)
+    w = torch.randn(4, 6)
+    model = collections.OrderedDict()
+    model["embedding.word_embeddings.weight"] = w
+    model["decoder.layers.0.self_attention.linear_proj.weight"] = w[:, 2:5]  # a strided view
+    model["decoder.final_layernorm.weight"] = torch.ones(6, dtype=torch.bfloat16)
+    model["decoder.layers.0.self_attention.linear_proj._extra_state"] = None
+    args = argparse.Namespace(num_layers=1, hidden_size=6, tensor_model_parallel_size=1, bf16=True, lr=1e-3)
+    for obj in ({"model": model, "args": args, "iteration": 10, "checkpoint_version": 3.0},
+                {"model": {"x": torch.arange(5, dtype=torch.float64)}},
+                {"model": collections.OrderedDict(), "rng_state": [{"random_rng_state": (3, (1, 2), None)}]},
+                [1, 2.5, "s", b"b", (True, None)]):
+        buf = io.BytesIO()
+        torch.save(obj, buf)
+        put("torch_checkpoint", buf.getvalue())
+
+
 if __name__ == "__main__":
     experiments()
     idx_datasets()
     tokenizers()
     safetensors()
     npy_files()
+    checkpoint_metadata()
+    torch_checkpoints()
