@@ -32,7 +32,9 @@ const StoredFile* CheckpointMetadata::file(const std::string& name) const {
   return nullptr;
 }
 
-CheckpointMetadata CheckpointMetadata::from_json(const nlohmann::json& j, const std::string& path) {
+namespace {
+
+CheckpointMetadata parse_metadata(const nlohmann::json& j, const std::string& path) {
   auto bad = [&](const std::string& what) -> CheckpointMetadata { fail("{}: {}", path, what); };
   if (!j.is_object()) return bad("not a JSON object");
   if (j.value("format", std::string()) != kFormatName)
@@ -96,6 +98,18 @@ CheckpointMetadata CheckpointMetadata::from_json(const nlohmann::json& j, const 
     m.tensors.emplace(name, std::move(st));
   }
   return m;
+}
+
+}  // namespace
+
+CheckpointMetadata CheckpointMetadata::from_json(const nlohmann::json& j, const std::string& path) {
+  // A value of the wrong JSON type anywhere (found by the checkpoint_metadata fuzzer: "format": 10)
+  // is the file's fault, named as such.
+  try {
+    return parse_metadata(j, path);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: not a valid checkpoint metadata file ({})", path, e.what());
+  }
 }
 
 }  // namespace primus::checkpoint
