@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <numeric>
 
 #include "core/error.hpp"
@@ -210,6 +211,16 @@ void DistributedDataParallel::params_needed(std::int64_t begin, std::int64_t end
   }
   any_param_pending_ = pending;
   progress();
+}
+
+DistributedDataParallel::~DistributedDataParallel() {
+  // Not while an exception unwinds: the peers may never take part, and the run is ending anyway
+  // (the collective error path aborts every rank).
+  if (std::uncaught_exceptions() > 0) return;
+  try {
+    finish_param_sync();
+  } catch (...) {
+  }
 }
 
 void DistributedDataParallel::finish_param_sync() {

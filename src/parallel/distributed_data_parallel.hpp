@@ -54,6 +54,11 @@ class DistributedDataParallel {
   DistributedDataParallel(const DdpConfig& config, const ParamAndGradBuffer& buffer,
                           std::vector<Communicator*> region_groups, int dp_cp_size, float* params, float* grads,
                           bf16* params_bf16);
+  // Completes a parameter all-gather still in flight (overlap_param_gather between steps): MPI
+  // would otherwise write into the model's buffers after they are gone.
+  ~DistributedDataParallel();
+  DistributedDataParallel(const DistributedDataParallel&) = delete;
+  DistributedDataParallel& operator=(const DistributedDataParallel&) = delete;
 
   const ParamAndGradBuffer& buffer() const { return buffer_; }
   const DdpConfig& config() const { return config_; }

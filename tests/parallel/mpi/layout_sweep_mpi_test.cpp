@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "config/resolved_config.hpp"
 #include "parallel/mpi_runtime.hpp"
 #include "parallel/parallel_state.hpp"
@@ -43,9 +45,7 @@ constexpr int kGlobalBatch = 8;  // micro-batch 1: 8 / dp micro-batches per step
 struct Layout {
   int tp, pp, cp, dp, ep, vpp;
   std::string name() const {
-    std::string n = "tp" + std::to_string(tp) + "_pp" + std::to_string(pp);
-    if (vpp > 1) n += "v" + std::to_string(vpp);
-    return n + "_cp" + std::to_string(cp) + "_dp" + std::to_string(dp) + "_ep" + std::to_string(ep);
+    return fmt::format("tp{}_pp{}{}_cp{}_dp{}_ep{}", tp, pp, vpp > 1 ? fmt::format("v{}", vpp) : "", cp, dp, ep);
   }
 };
 
