@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -200,7 +201,16 @@ std::string Checkpointing::save(const TrainingProgress& progress) {
     return pending + fmt::format("saving checkpoint at iteration {} to {} in the background (started in {:.3f} s)",
                                  progress.iteration, args_.save->c_str(), monotonic_seconds() - start);
   }
-  const checkpoint::SaveResult r = saver_->save(req);
+  checkpoint::SaveResult r = saver_->save(req);
+  // Rank 0 published the checkpoint (total size, retention); the line is logged by the last rank.
+  const std::vector<std::string> published =
+      group_.allgather(fmt::format("{} {}", r.bytes, fmt::join(r.deleted, " ")));
+  {
+    std::istringstream in(published.front());
+    in >> r.bytes;
+    r.deleted.clear();
+    for (std::int64_t it; in >> it;) r.deleted.push_back(it);
+  }
   std::string line = pending + fmt::format("saved checkpoint at iteration {} to {} ({:.1f} MiB in {:.3f} s)",
                                            progress.iteration, r.dir.string(), static_cast<double>(r.bytes) / (1 << 20),
                                            monotonic_seconds() - start);
