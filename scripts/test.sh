@@ -16,4 +16,4 @@ scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPRIMUS_SANITIZE=
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j 2 --timeout 900 -LE slow)
 # Fuzz smoke run: the libFuzzer targets (clang) a few seconds each from their seed corpus; the
 # long runs are scripts/fuzz.sh with minutes per target.
-PRIMUS_FUZZ_SEED=1 scripts/fuzz.sh 15
+PRIMUS_FUZZ_SEED=1 scripts/fuzz.sh 8
