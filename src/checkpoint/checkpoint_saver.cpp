@@ -106,6 +106,12 @@ void prepare_partial_folder(const fs::path& save, std::int64_t iteration) {
   for (fs::directory_iterator it(save, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name[0] == '.' && (name.ends_with(".partial") || name.ends_with(".deleting"))) remove_folder(it->path());
+    // The atomic writer's temporary tracker (".latest_checkpointed_iteration.txt." + mkstemp's
+    // suffix), left when a save was killed while replacing the tracker.
+    else if (name.starts_with(std::string(".") + kTrackerFile + ".")) {
+      std::error_code ignored;
+      fs::remove(it->path(), ignored);
+    }
   }
   const fs::path partial = partial_dir(save, iteration);
   remove_folder(partial);

@@ -54,6 +54,17 @@ checkpoint::CheckpointReader open_checkpoint(const std::string& load, std::int64
   return checkpoint::CheckpointReader(*dir);
 }
 
+// The checkpoint to convert: it must hold the experiment's model, and every checksum must hold.
+checkpoint::CheckpointReader open_checkpoint_of(const ExperimentModel& m, const std::string& load, std::int64_t step) {
+  checkpoint::CheckpointReader reader = open_checkpoint(load, step);
+  if (reader.state().contains("model"))
+    checkpoint::check_model_summary(reader.state()["model"], checkpoint::model_summary(m.args(), m.config), reader.dir().string());
+  checkpoint::check_model_tensors(reader, m.tensors(), m.config.vocab);
+  checkpoint::SingleProcessGroup one_process;
+  reader.verify(one_process);
+  return reader;
+}
+
 void import_hf(const Options& o, const std::vector<std::string>& overrides) {
   ExperimentModel m = load_experiment_model(o.config, overrides);
   report_notes(m.resolved);
@@ -67,11 +78,7 @@ void import_hf(const Options& o, const std::vector<std::string>& overrides) {
 void export_hf(const Options& o, const std::vector<std::string>& overrides) {
   ExperimentModel m = load_experiment_model(o.config, overrides);
   report_notes(m.resolved);
-  checkpoint::CheckpointReader reader = open_checkpoint(o.load, o.ckpt_step);
-  if (reader.state().contains("model"))
-    checkpoint::check_model_summary(reader.state()["model"], checkpoint::model_summary(m.args(), m.config), reader.dir().string());
-  checkpoint::check_model_tensors(reader, m.tensors(), m.config.vocab);
-  reader.verify(*std::make_unique<checkpoint::SingleProcessGroup>());
+  checkpoint::CheckpointReader reader = open_checkpoint_of(m, o.load, o.ckpt_step);
   checkpoint::hf::ExportOptions opt;
   opt.bf16 = o.dtype.empty() ? m.args().bf16 : o.dtype == "bf16";
   opt.max_shard_bytes = static_cast<std::uint64_t>(o.max_shard_mib) << 20;
@@ -94,11 +101,7 @@ void export_hf(const Options& o, const std::vector<std::string>& overrides) {
 void export_megatron(const Options& o, const std::vector<std::string>& overrides) {
   ExperimentModel m = load_experiment_model(o.config, overrides);
   report_notes(m.resolved);
-  checkpoint::CheckpointReader reader = open_checkpoint(o.load, o.ckpt_step);
-  if (reader.state().contains("model"))
-    checkpoint::check_model_summary(reader.state()["model"], checkpoint::model_summary(m.args(), m.config), reader.dir().string());
-  checkpoint::check_model_tensors(reader, m.tensors(), m.config.vocab);
-  reader.verify(*std::make_unique<checkpoint::SingleProcessGroup>());
+  checkpoint::CheckpointReader reader = open_checkpoint_of(m, o.load, o.ckpt_step);
   checkpoint::megatron::ExportMegatronOptions opt;
   opt.layout.tp = o.tp;
   opt.layout.pp = o.pp;
@@ -173,7 +176,7 @@ void register_checkpoint_command(CLI::App& app) {
   em->add_option("--config", o->config, "Experiment YAML file of the checkpoint's model")->required();
   em->add_option("--load", o->load, "Checkpoint folder (holding latest_checkpointed_iteration.txt) or an iter_* folder")
       ->required();
-  em->add_option("--output", o->output, "Megatron save folder to write (iter_XXXXXXX/mp_rank_*/model_optim_rng.pt)")
+  em->add_option("--output", o->output, "Megatron save folder to write (iter_NNNNNNN/mp_rank_*/model_optim_rng.pt)")
       ->required();
   add_positive_integer_option(em, "--tensor-model-parallel-size,--tp", o->tp, "Tensor-parallel ranks (default 1)", 1 << 16);
   add_positive_integer_option(em, "--pipeline-model-parallel-size,--pp", o->pp, "Pipeline stages (default 1)", 1 << 16);

@@ -2,7 +2,7 @@
 // Megatron-LM's legacy torch format (megatron_layout.hpp), so that a run prototyped here
 // continues on a GPU cluster with Megatron-LM or Primus, and a Megatron checkpoint comes back.
 //
-// Export writes OUTPUT/iter_XXXXXXX/<rank folders>/model_optim_rng.pt (built in a .partial folder
+// Export writes OUTPUT/iter_NNNNNNN/<rank folders>/model_optim_rng.pt (built in a .partial folder
 // and renamed into place) and OUTPUT/latest_checkpointed_iteration.txt. Each file holds
 // {"args": argparse.Namespace(<the run's resolved arguments, layout keys set to the target
 // layout, consumed samples>), "checkpoint_version": 3.0, "iteration": N, "model": {...}} —

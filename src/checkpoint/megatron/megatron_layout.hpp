@@ -1,7 +1,7 @@
 // Megatron-LM's legacy torch checkpoint layout (megatron-engine.md §11) as a map from each
 // rank's state dict to regions of the engine's global tensors:
 //
-//   iter_XXXXXXX/mp_rank_TT[_PPP][_EEE]/model_optim_rng.pt, state_dict["model"] (or "model{v}" per
+//   iter_NNNNNNN/mp_rank_TT[_PPP][_EEE]/model_optim_rng.pt, state_dict["model"] (or "model{v}" per
 //   virtual pipeline chunk) = { "<name>": tensor | None (_extra_state) }
 //
 // For a tensor-parallel rank t of T: column-parallel weights hold rows [t·R/T, (t+1)·R/T) — the
